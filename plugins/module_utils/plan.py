@@ -1,0 +1,662 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) sfops.secretflow contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The deployment plan: validation of the inventory and every derived port, address and command line.
+
+This is the single source of truth of the collection. The ``deployment_plan`` action plugin collects the
+inventory (party groups, the ``sf_*`` variables of every host, role defaults) into a plain dict and calls
+:func:`build_plan`; roles and templates only read the plan it returns. Nothing here touches the network.
+
+``build_plan`` never stops at the first problem: it returns every error it finds, each naming the
+party and/or host and the variable, so an operator fixes the inventory in one round.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import json
+import re
+
+PLAN_VERSION = 1
+
+PARTY_NAME_RE = re.compile(r'^[a-z][a-z0-9_]{0,31}$')
+NODE_ID_RE = re.compile(r'^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$')
+DNS_LABEL_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$')
+ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+RAY_ADDRESS_ENV_RE = re.compile(r'^RAY_.*ADDR', re.IGNORECASE)
+
+RAY_ROLES = ('head', 'worker')
+
+# Fixed ports every node (head or worker) binds, in the order they appear in ``ray start``.
+NODE_PORTS = (
+    ('sf_ray_node_manager_port', '--node-manager-port'),
+    ('sf_ray_object_manager_port', '--object-manager-port'),
+    ('sf_ray_dashboard_agent_grpc_port', '--dashboard-agent-grpc-port'),
+    ('sf_ray_dashboard_agent_listen_port', '--dashboard-agent-listen-port'),
+    ('sf_ray_metrics_export_port', '--metrics-export-port'),
+    ('sf_ray_runtime_env_agent_port', '--runtime-env-agent-port'),
+)
+# Fixed ports only the party's head binds.
+HEAD_PORTS = (
+    ('sf_ray_port', '--port'),
+    ('sf_ray_client_server_port', '--ray-client-server-port'),
+    ('sf_redis_port', None),
+)
+WORKER_RANGE = ('sf_ray_min_worker_port', 'sf_ray_max_worker_port')
+# Variables that describe the party as a whole: every host of a party must agree on them.
+PARTY_VARS = ('sf_redis_port', 'sf_ray_port', 'sf_ray_client_server_port', 'sf_fed_port', 'sf_spu_port',
+              'sf_job_slots')
+PORT_VARS = tuple(v for v, _ in NODE_PORTS) + tuple(v for v, _ in HEAD_PORTS) + WORKER_RANGE + (
+    'sf_fed_port', 'sf_spu_port')
+
+# Variables that have a default. The defaults themselves live in ONE place, roles/plan/defaults/main.yml
+# (documented there and in meta/argument_specs.yml); the action plugin passes them in as ``defaults``.
+DEFAULTED_VARS = ('sf_ray_role',) + PORT_VARS + ('sf_job_slots', 'sf_worker_env', 'sf_ray_start_extra_args',
+                                                 'sf_peer_parties', 'sf_spu_runtime_config')
+# Variables the plan reads from each host (plus inventory_hostname / ansible_host).
+HOST_VARS = ('sf_node_id', 'sf_node_ip', 'sf_external_ip', 'sf_ray_role', 'sf_worker_env',
+             'sf_ray_start_extra_args') + PORT_VARS + ('sf_job_slots',)
+# ``ray start`` flags the plan owns; sf_ray_start_extra_args may not repeat them.
+MANAGED_RAY_FLAGS = frozenset(['--head', '--address', '--node-ip-address', '--node-name', '--min-worker-port',
+                               '--max-worker-port', '--worker-port-list', '--labels', '--include-dashboard',
+                               '--disable-usage-stats', '--block', '--dashboard-port'] +
+                              [flag for _var, flag in NODE_PORTS + HEAD_PORTS if flag])
+# Variables that describe the whole deployment: every managed host must see the same value.
+DEPLOYMENT_VARS = ('sf_peer_parties', 'sf_spu_runtime_config')
+
+RAY_ADDRESS_WHY = ('the worker takes its Ray address from the deployment plan; with RAY_ADDRESS set, '
+                   'ray.init() treats the call as a connection to an existing cluster and refuses '
+                   'object_store_memory, num_cpus, resources and _system_config')
+
+
+class PlanError(Exception):
+    """Raised by :func:`build_plan_or_raise` with every validation error."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        super(PlanError, self).__init__('\n'.join(self.errors))
+
+
+def _where(party=None, host=None):
+    parts = []
+    if party is not None:
+        parts.append("party '%s'" % party)
+    if host is not None:
+        parts.append("host '%s'" % host)
+    return ', '.join(parts) if parts else 'deployment'
+
+
+def _err(errors, party, host, var, text):
+    if var:
+        errors.append('%s: %s%s%s' % (_where(party, host), var, '' if text.startswith('=') else ' ', text))
+    else:
+        errors.append('%s: %s' % (_where(party, host), text))
+
+
+def is_ip(value):
+    if not isinstance(value, str):
+        return False
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def is_dns_name(value):
+    """An RFC 1123 host name; an all-numeric last label is refused (it would be a malformed IP)."""
+    if not isinstance(value, str) or not value or len(value) > 253:
+        return False
+    name = value[:-1] if value.endswith('.') else value
+    labels = name.split('.')
+    if not all(DNS_LABEL_RE.match(label) for label in labels):
+        return False
+    return not labels[-1].isdigit()
+
+
+def hostport(host, port):
+    """``host:port``, with brackets around an IPv6 address."""
+    if is_ip(host) and ipaddress.ip_address(host).version == 6:
+        return '[%s]:%d' % (host, port)
+    return '%s:%d' % (host, port)
+
+
+def listen_any(host):
+    """The wildcard address of the same family as ``host``."""
+    if is_ip(host) and ipaddress.ip_address(host).version == 6:
+        return '::'
+    return '0.0.0.0'
+
+
+def as_port(value):
+    """Return ``value`` as a port number, or None when it is not an integer in 1-65535.
+
+    Integers and strings of digits (INI inventories give strings) are accepted; booleans are not.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    else:
+        return None
+    return number if 1 <= number <= 65535 else None
+
+
+def as_int(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.match(r'^-?\d+$', value.strip()):
+        return int(value.strip())
+    return None
+
+
+class _Host(object):
+    """The resolved variables of one managed host."""
+
+    def __init__(self, name, party, raw, defaults):
+        self.name = name
+        self.party = party
+        self.raw = raw
+        self.defaults = defaults
+
+    def get(self, var):
+        if var in self.raw and self.raw[var] is not None:
+            return self.raw[var]
+        return self.defaults.get(var)
+
+
+def _collect_hosts(inventory, defaults, errors):
+    """Map every host of every party to its party; report stray hosts and hosts in two parties."""
+    parties = inventory.get('parties') or {}
+    host_party = {}
+    hosts = {}
+    for party in sorted(parties):
+        if not PARTY_NAME_RE.match(party):
+            _err(errors, party, None, None,
+                 'invalid party name (group under "secretflow"): use a lowercase letter first, then lowercase '
+                 'letters, digits or "_", at most 32 characters')
+        members = parties[party] or []
+        if not members:
+            _err(errors, party, None, None, 'the party group has no hosts')
+        for name in members:
+            if name in host_party:
+                _err(errors, party, name, None,
+                     "the host is in two parties ('%s' and '%s'); a host belongs to exactly one party"
+                     % (host_party[name], party))
+                continue
+            host_party[name] = party
+            hosts[name] = _Host(name, party, (inventory.get('hosts') or {}).get(name, {}), defaults)
+    for name in sorted(inventory.get('stray_hosts') or []):
+        if name not in host_party:
+            _err(errors, None, name, None,
+                 'the host is in group "secretflow" but in no party group; put it under a party (a child group '
+                 'of "secretflow")')
+    return hosts
+
+
+def _check_ports(host, errors):
+    """Validate every port variable of a host; return the ones that are valid as name -> int."""
+    ports = {}
+    for var in PORT_VARS:
+        value = host.get(var)
+        port = as_port(value)
+        if port is None:
+            _err(errors, host.party, host.name, var, '=%r is not an integer port in 1-65535' % (value,))
+        else:
+            ports[var] = port
+    return ports
+
+
+def _deployment_value(var, hosts, defaults, errors):
+    """A deployment-wide variable: every managed host must see the same value (hosts that do not set it see
+    the default)."""
+    values = {}
+    for name in sorted(hosts):
+        value = hosts[name].get(var)
+        values.setdefault(json.dumps(value, sort_keys=True, default=str), (value, []))[1].append(name)
+    if len(values) > 1:
+        shown = '; '.join('%s on %s' % (k, ', '.join(v[1][:3]) + (' ...' if len(v[1]) > 3 else ''))
+                          for k, v in sorted(values.items(), key=lambda kv: kv[1][1][0]))
+        _err(errors, None, None, var,
+             'must be the same for the whole deployment (set it in group_vars/all), but hosts disagree: %s' % shown)
+    if values:
+        return sorted(values.values(), key=lambda v: v[1][0])[0][0]
+    return defaults.get(var)
+
+
+def _check_worker_env(host, errors):
+    env = host.get('sf_worker_env')
+    if env is None:
+        return {}
+    if not isinstance(env, dict):
+        _err(errors, host.party, host.name, 'sf_worker_env', 'must be a mapping of environment variable names to '
+                                                              'values, got %s' % type(env).__name__)
+        return {}
+    clean = {}
+    for key in sorted(env, key=str):
+        value = env[key]
+        if not isinstance(key, str) or not ENV_NAME_RE.match(key):
+            _err(errors, host.party, host.name, 'sf_worker_env', 'has an invalid variable name %r' % (key,))
+            continue
+        if RAY_ADDRESS_ENV_RE.match(key):
+            _err(errors, host.party, host.name, 'sf_worker_env',
+                 'must not set %s: %s' % (key, RAY_ADDRESS_WHY))
+            continue
+        if isinstance(value, (dict, list)) or value is None:
+            _err(errors, host.party, host.name, 'sf_worker_env',
+                 'value of %s must be a string or number, got %s' % (key, type(value).__name__))
+            continue
+        clean[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return clean
+
+
+def _check_extra_args(host, errors):
+    args = host.get('sf_ray_start_extra_args')
+    if args is None:
+        return []
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        _err(errors, host.party, host.name, 'sf_ray_start_extra_args',
+             'must be a list of strings such as ["--num-cpus=8"]')
+        return []
+    clean = []
+    for arg in args:
+        flag = arg.split('=', 1)[0]
+        if not flag.startswith('--'):
+            _err(errors, host.party, host.name, 'sf_ray_start_extra_args',
+                 'has %r: give each option as one "--flag=value" item' % (arg,))
+        elif flag in MANAGED_RAY_FLAGS:
+            _err(errors, host.party, host.name, 'sf_ray_start_extra_args',
+                 'must not set %s: the deployment plan sets it from the inventory (see the sf_* variables)' % flag)
+        else:
+            clean.append(arg)
+    return clean
+
+
+def _check_peers(peers, managed, errors):
+    """Validate ``sf_peer_parties``; return name -> {external_ip, fed_port, spu_port} for the valid ones."""
+    result = {}
+    if peers is None:
+        return result
+    if not isinstance(peers, dict):
+        _err(errors, None, None, 'sf_peer_parties', 'must be a mapping of party name to {external_ip, fed_port, '
+                                                    'spu_port}, got %s' % type(peers).__name__)
+        return result
+    for name in sorted(peers, key=str):
+        spec = peers[name]
+        ok = True
+        if not isinstance(name, str) or not PARTY_NAME_RE.match(name):
+            _err(errors, name, None, 'sf_peer_parties',
+                 'invalid peer party name: use a lowercase letter first, then lowercase letters, digits or "_", '
+                 'at most 32 characters')
+            ok = False
+        if name in managed:
+            _err(errors, name, None, 'sf_peer_parties',
+                 'declares a peer party with the name of a managed party (a group under "secretflow"); '
+                 'a party is either managed here or a peer')
+            ok = False
+        if not isinstance(spec, dict):
+            _err(errors, name, None, 'sf_peer_parties', 'entry must be a mapping with external_ip, fed_port and '
+                                                        'spu_port')
+            continue
+        for key in ('external_ip', 'fed_port', 'spu_port'):
+            if key not in spec or spec[key] in (None, ''):
+                _err(errors, name, None, 'sf_peer_parties.%s.%s' % (name, key), 'is missing')
+                ok = False
+        ext = spec.get('external_ip')
+        if ext not in (None, '') and not (is_ip(ext) or is_dns_name(ext)):
+            _err(errors, name, None, 'sf_peer_parties.%s.external_ip' % name,
+                 '=%r is neither an IP address nor a DNS name' % (ext,))
+            ok = False
+        ports = {}
+        for key in ('fed_port', 'spu_port'):
+            if spec.get(key) in (None, ''):
+                continue
+            ports[key] = as_port(spec[key])
+            if ports[key] is None:
+                _err(errors, name, None, 'sf_peer_parties.%s.%s' % (name, key),
+                     '=%r is not an integer port in 1-65535' % (spec[key],))
+                ok = False
+        if ok:
+            result[name] = {'external_ip': ext, 'fed_port': ports['fed_port'], 'spu_port': ports['spu_port']}
+    return result
+
+
+def _claims(host, ports, job_slots, is_head):
+    """Port ranges this host binds: (first, last, description)."""
+    claims = []
+    for var, _flag in NODE_PORTS:
+        if var in ports:
+            claims.append((ports[var], ports[var], var))
+    lo, hi = ports.get(WORKER_RANGE[0]), ports.get(WORKER_RANGE[1])
+    if lo is not None and hi is not None and lo <= hi:
+        claims.append((lo, hi, 'sf_ray_min_worker_port..sf_ray_max_worker_port'))
+    if is_head:
+        for var, _flag in HEAD_PORTS:
+            if var in ports:
+                claims.append((ports[var], ports[var], var))
+        if job_slots:
+            for var in ('sf_fed_port', 'sf_spu_port'):
+                if var in ports:
+                    claims.append((ports[var], ports[var] + job_slots - 1,
+                                   '%s range (sf_job_slots=%d)' % (var, job_slots)))
+    return claims
+
+
+def _describe(claim):
+    first, last, what = claim
+    return '%s %s' % (what, first if first == last else '%d-%d' % (first, last))
+
+
+def _check_collisions(by_ip, errors):
+    """Report every pair of overlapping port ranges among the hosts that share an IP."""
+    for ip in sorted(by_ip):
+        entries = sorted(by_ip[ip], key=lambda e: (e[1][0], e[1][1], e[0].name))
+        active = []
+        for host, claim in entries:
+            active = [a for a in active if a[1][1] >= claim[0]]
+            for other_host, other in active:
+                if other_host.name == host.name:
+                    _err(errors, host.party, host.name, None,
+                         'ports collide on %s: %s overlaps %s' % (ip, _describe(claim), _describe(other)))
+                else:
+                    _err(errors, host.party, host.name, None,
+                         "ports collide on %s with host '%s' (party '%s'): %s overlaps %s"
+                         % (ip, other_host.name, other_host.party, _describe(claim), _describe(other)))
+            active.append((host, claim))
+
+
+def ray_start_argv(node, party, head_ip, ray_port, extra_args=None):
+    """The complete ``ray start`` argument list of one node (``node`` is a plan node entry)."""
+    p = node['ports']
+    argv = ['ray', 'start']
+    if node['role'] == 'head':
+        argv += ['--head', '--port=%d' % p['sf_ray_port']]
+    else:
+        argv += ['--address=%s' % hostport(head_ip, ray_port)]
+    argv += ['--node-ip-address=%s' % node['node_ip'], '--node-name=%s' % node['node_id']]
+    for var, flag in NODE_PORTS:
+        argv.append('%s=%d' % (flag, p[var]))
+    if node['role'] == 'head':
+        argv.append('--ray-client-server-port=%d' % p['sf_ray_client_server_port'])
+    argv += ['--min-worker-port=%d' % p['sf_ray_min_worker_port'],
+             '--max-worker-port=%d' % p['sf_ray_max_worker_port'],
+             '--labels=%s' % json.dumps({'sf_node_id': node['node_id'], 'sf_party': party},
+                                        sort_keys=True, separators=(',', ':')),
+             '--include-dashboard=false', '--disable-usage-stats']
+    argv += list(extra_args or [])
+    argv.append('--block')
+    return argv
+
+
+def build_plan(inventory):
+    """Validate ``inventory`` and derive the deployment plan.
+
+    ``inventory`` is a dict:
+
+    - ``parties``: party name -> list of host names (the hosts of each direct child group of ``secretflow``);
+    - ``stray_hosts``: hosts of ``secretflow`` that are in no party group;
+    - ``hosts``: host name -> the variables defined for it (``inventory_hostname``, ``ansible_host`` and ``sf_*``);
+    - ``defaults``: variable -> default, from roles/plan/defaults/main.yml (every name in DEFAULTED_VARS).
+
+    Returns ``(errors, plan)``; ``plan`` is None when there are errors.
+    """
+    errors = []
+    defaults = dict(inventory.get('defaults') or {})
+    for var in DEFAULTED_VARS:
+        if var not in defaults:
+            _err(errors, None, None, var, 'has no default (roles/plan/defaults/main.yml is incomplete)')
+    hosts = _collect_hosts(inventory, defaults, errors)
+    managed = sorted(inventory.get('parties') or {})
+
+    peers = _check_peers(_deployment_value('sf_peer_parties', hosts, defaults, errors), managed, errors)
+    spu_runtime = _deployment_value('sf_spu_runtime_config', hosts, defaults, errors)
+    if not isinstance(spu_runtime, dict):
+        _err(errors, None, None, 'sf_spu_runtime_config', 'must be a mapping (e.g. {protocol: SEMI2K, field: FM128})')
+
+    if not managed:
+        _err(errors, None, None, None,
+             'no parties: the inventory needs a group "secretflow" whose child groups are the parties, each with '
+             'its hosts')
+    elif len(managed) + len(peers) < 2:
+        _err(errors, None, None, None,
+             'a deployment needs at least two parties in all (managed parties under "secretflow" plus '
+             'sf_peer_parties); found %d: %s' % (len(managed) + len(peers), ', '.join(managed + sorted(peers))))
+
+    node_ids = {}
+    nodes = {}
+    by_ip = {}
+    heads = {party: [] for party in managed}
+    for name in sorted(hosts):
+        host = hosts[name]
+        node = {'party': host.party}
+        node_id = host.get('sf_node_id')
+        if node_id is None:
+            node_id = host.raw.get('inventory_hostname', name)
+        if not isinstance(node_id, str) or not NODE_ID_RE.match(node_id):
+            _err(errors, host.party, name, 'sf_node_id',
+                 '=%r is not a valid node ID: use an RFC 1123 label (lowercase letters, digits and "-", 1-63 '
+                 'characters, starting and ending with a letter or digit)%s'
+                 % (node_id, '' if 'sf_node_id' in host.raw else '; it defaults to the inventory host name, '
+                                                                  'so set sf_node_id for this host'))
+        elif node_id in node_ids:
+            other = hosts[node_ids[node_id]]
+            _err(errors, host.party, name, 'sf_node_id',
+                 "='%s' is already used by host '%s' (party '%s'); node IDs must be unique across the deployment"
+                 % (node_id, other.name, other.party))
+        else:
+            node_ids[node_id] = name
+        node['node_id'] = node_id
+
+        node_ip = host.get('sf_node_ip')
+        if node_ip is None:
+            node_ip = host.raw.get('ansible_host', name)
+        if not is_ip(node_ip):
+            _err(errors, host.party, name, 'sf_node_ip',
+                 '=%r is not an IP address (it defaults to ansible_host; Ray binds and advertises it)' % (node_ip,))
+        node['node_ip'] = node_ip
+
+        ext = host.get('sf_external_ip')
+        defaulted = ext is None
+        if defaulted:
+            ext = node_ip
+        if not (is_ip(ext) or is_dns_name(ext)) and not (defaulted and not is_ip(node_ip)):
+            _err(errors, host.party, name, 'sf_external_ip',
+                 '=%r is neither an IP address nor a DNS name (it is what other parties dial for the fed and SPU '
+                 'ports)' % (ext,))
+        node['external_ip'] = ext
+
+        role = host.get('sf_ray_role')
+        if role not in RAY_ROLES:
+            _err(errors, host.party, name, 'sf_ray_role', '=%r is unknown: use "head" or "worker"' % (role,))
+        elif role == 'head':
+            heads[host.party].append(name)
+        node['role'] = role
+
+        ports = _check_ports(host, errors)
+        lo, hi = ports.get(WORKER_RANGE[0]), ports.get(WORKER_RANGE[1])
+        if lo is not None and hi is not None and lo > hi:
+            _err(errors, host.party, name, 'sf_ray_min_worker_port',
+                 '=%d is above sf_ray_max_worker_port=%d' % (lo, hi))
+        slots = as_int(host.get('sf_job_slots'))
+        if slots is None or slots < 1:
+            _err(errors, host.party, name, 'sf_job_slots',
+                 '=%r must be an integer of at least 1 (jobs a party runs at once)' % (host.get('sf_job_slots'),))
+            slots = None
+        else:
+            for var in ('sf_fed_port', 'sf_spu_port'):
+                if var in ports and ports[var] + slots - 1 > 65535:
+                    _err(errors, host.party, name, var, '=%d with sf_job_slots=%d runs past port 65535'
+                         % (ports[var], slots))
+        node['job_slots'] = slots
+        node['ports'] = ports
+        node['worker_env'] = _check_worker_env(host, errors)
+        node['extra_args'] = _check_extra_args(host, errors)
+        nodes[name] = node
+        if is_ip(node_ip):
+            key = str(ipaddress.ip_address(node_ip))
+            for claim in _claims(host, ports, slots, role == 'head'):
+                by_ip.setdefault(key, []).append((host, claim))
+
+    for party in managed:
+        if not (inventory.get('parties') or {}).get(party):
+            continue
+        if not heads[party]:
+            _err(errors, party, None, 'sf_ray_role',
+                 'no host of the party is the head: set sf_ray_role: head on exactly one host')
+        elif len(heads[party]) > 1:
+            _err(errors, party, None, 'sf_ray_role',
+                 'the party has %d heads (%s); exactly one host must have sf_ray_role: head'
+                 % (len(heads[party]), ', '.join(heads[party])))
+
+    # Party-wide variables: every host of a party must agree with its head.
+    for party in managed:
+        if len(heads[party]) != 1:
+            continue
+        head = hosts[heads[party][0]]
+        for name in sorted(inventory['parties'][party]):
+            if name == head.name or hosts.get(name) is None or hosts[name].party != party:
+                continue
+            for var in PARTY_VARS:
+                if str(hosts[name].get(var)) != str(head.get(var)):
+                    _err(errors, party, name, var,
+                         "=%r differs from the party head '%s' (%r); it is a party-wide setting, set it at the "
+                         "party group level" % (hosts[name].get(var), head.name, head.get(var)))
+
+    # All parties of a deployment must agree on the number of job slots (a job uses slot k everywhere).
+    slot_values = {}
+    for party in managed:
+        if len(heads[party]) == 1 and nodes[heads[party][0]]['job_slots']:
+            slot_values.setdefault(nodes[heads[party][0]]['job_slots'], []).append(party)
+    if len(slot_values) > 1:
+        _err(errors, None, None, 'sf_job_slots',
+             'must be the same in every party (a job uses the same slot in all parties), but: %s'
+             % '; '.join('%s=%d' % (','.join(v), k) for k, v in sorted(slot_values.items())))
+
+    _check_collisions(by_ip, errors)
+
+    if errors:
+        return errors, None
+    return [], _assemble(managed, heads, nodes, peers, spu_runtime)
+
+
+def _assemble(managed, heads, nodes, peers, spu_runtime):
+    job_slots = nodes[heads[managed[0]][0]]['job_slots']
+    parties = {}
+    for party in managed:
+        head = nodes[heads[party][0]]
+        hp = head['ports']
+        parties[party] = {
+            'managed': True,
+            'head': heads[party][0],
+            'external_ip': head['external_ip'],
+            'fed_port': hp['sf_fed_port'],
+            'spu_port': hp['sf_spu_port'],
+            'fed_ports': [hp['sf_fed_port'], hp['sf_fed_port'] + job_slots - 1],
+            'spu_ports': [hp['sf_spu_port'], hp['sf_spu_port'] + job_slots - 1],
+            'ray_address': hostport(head['node_ip'], hp['sf_ray_port']),
+            'redis': {'host': head['node_ip'], 'port': hp['sf_redis_port']},
+            'nodes': {},
+        }
+    for name in sorted(nodes):
+        node = nodes[name]
+        party = node['party']
+        head = nodes[heads[party][0]]
+        ports = {var[3:]: value for var, value in node['ports'].items()}
+        if node['role'] != 'head':
+            for var, _flag in HEAD_PORTS:
+                ports.pop(var[3:], None)
+            ports.pop('fed_port', None)
+            ports.pop('spu_port', None)
+        entry = {
+            'node_id': node['node_id'],
+            'node_ip': node['node_ip'],
+            'external_ip': node['external_ip'],
+            'role': node['role'],
+            'ports': ports,
+            'worker_env': node['worker_env'],
+        }
+        entry['ray_start_argv'] = ray_start_argv(
+            {'role': node['role'], 'node_ip': node['node_ip'], 'node_id': node['node_id'], 'ports': node['ports']},
+            party, head['node_ip'], head['ports']['sf_ray_port'], node['extra_args'])
+        parties[party]['nodes'][name] = entry
+    for name in sorted(peers):
+        peer = peers[name]
+        parties[name] = {
+            'managed': False,
+            'external_ip': peer['external_ip'],
+            'fed_port': peer['fed_port'],
+            'spu_port': peer['spu_port'],
+            'fed_ports': [peer['fed_port'], peer['fed_port'] + job_slots - 1],
+            'spu_ports': [peer['spu_port'], peer['spu_port'] + job_slots - 1],
+            'nodes': {},
+        }
+    order = sorted(parties)
+    for party in managed:
+        parties[party]['cluster_config'] = cluster_config(parties, party, 0)
+    return {
+        'version': PLAN_VERSION,
+        'job_slots': job_slots,
+        'party_order': order,
+        'hosts': {name: nodes[name]['party'] for name in sorted(nodes)},
+        'parties': parties,
+        'spu_cluster_def': spu_cluster_def(parties, spu_runtime, 0),
+    }
+
+
+def cluster_config(parties, self_party, slot):
+    """What ``sf.init(cluster_config=...)`` of ``self_party`` receives for job slot ``slot``."""
+    return {
+        'parties': {
+            name: {
+                'address': hostport(p['external_ip'], p['fed_port'] + slot),
+                'listen_addr': hostport(listen_any(p['external_ip']), p['fed_port'] + slot),
+            } for name, p in parties.items()
+        },
+        'self_party': self_party,
+    }
+
+
+def spu_cluster_def(parties, runtime_config, slot):
+    """The SPU ``cluster_def`` for job slot ``slot``; SPU reads ``listen_address`` (not ``listen_addr``)."""
+    return {
+        'nodes': [{
+            'party': name,
+            'address': hostport(parties[name]['external_ip'], parties[name]['spu_port'] + slot),
+            'listen_address': hostport(listen_any(parties[name]['external_ip']), parties[name]['spu_port'] + slot),
+        } for name in sorted(parties)],
+        'runtime_config': dict(runtime_config or {}),
+    }
+
+
+def build_plan_or_raise(inventory):
+    errors, plan = build_plan(inventory)
+    if errors:
+        raise PlanError(errors)
+    return plan
+
+
+def summary_lines(plan):
+    """A short human summary: one line per party, one per node."""
+    lines = ['deployment plan v%d: %d parties, %d job slots' % (plan['version'], len(plan['parties']),
+                                                                  plan['job_slots'])]
+    for name in plan['party_order']:
+        p = plan['parties'][name]
+        fed = '%d-%d' % tuple(p['fed_ports'])
+        spu = '%d-%d' % tuple(p['spu_ports'])
+        if not p['managed']:
+            lines.append('  %s (peer): %s fed %s spu %s' % (name, p['external_ip'], fed, spu))
+            continue
+        lines.append('  %s: head %s, ray %s, redis %s, external %s fed %s spu %s'
+                     % (name, p['head'], p['ray_address'], hostport(p['redis']['host'], p['redis']['port']),
+                        p['external_ip'], fed, spu))
+        for host in sorted(p['nodes']):
+            n = p['nodes'][host]
+            lines.append('    %-7s %s node_id=%s ip=%s external=%s' % (n['role'], host, n['node_id'], n['node_ip'],
+                                                                     n['external_ip']))
+    return lines
