@@ -48,7 +48,7 @@ WORKER_RANGE = ('sf_ray_min_worker_port', 'sf_ray_max_worker_port')
 # Variables that describe the party as a whole: every host of a party must agree on them.
 PARTY_VARS = ('sf_redis_port', 'sf_ray_port', 'sf_ray_client_server_port', 'sf_fed_port', 'sf_spu_port',
               'sf_job_slots')
-PORT_VARS = tuple(v for v, _ in NODE_PORTS) + tuple(v for v, _ in HEAD_PORTS) + WORKER_RANGE + (
+PORT_VARS = tuple(pair[0] for pair in NODE_PORTS + HEAD_PORTS) + WORKER_RANGE + (
     'sf_fed_port', 'sf_spu_port')
 
 # Variables that have a default. The defaults themselves live in ONE place, roles/plan/defaults/main.yml
@@ -235,8 +235,8 @@ def _check_worker_env(host, errors):
     if env is None:
         return {}
     if not isinstance(env, dict):
-        _err(errors, host.party, host.name, 'sf_worker_env', 'must be a mapping of environment variable names to '
-                                                              'values, got %s' % type(env).__name__)
+        _err(errors, host.party, host.name, 'sf_worker_env',
+             'must be a mapping of environment variable names to values, got %s' % type(env).__name__)
         return {}
     clean = {}
     for key in sorted(env, key=str):
@@ -442,8 +442,8 @@ def build_plan(inventory):
             _err(errors, host.party, name, 'sf_node_id',
                  '=%r is not a valid node ID: use an RFC 1123 label (lowercase letters, digits and "-", 1-63 '
                  'characters, starting and ending with a letter or digit)%s'
-                 % (node_id, '' if 'sf_node_id' in host.raw else '; it defaults to the inventory host name, '
-                                                                  'so set sf_node_id for this host'))
+                 % (node_id, '' if 'sf_node_id' in host.raw else
+                    '; it defaults to the inventory host name, so set sf_node_id for this host'))
         elif node_id in node_ids:
             other = hosts[node_ids[node_id]]
             _err(errors, host.party, name, 'sf_node_id',
@@ -643,8 +643,8 @@ def build_plan_or_raise(inventory):
 
 def summary_lines(plan):
     """A short human summary: one line per party, one per node."""
-    lines = ['deployment plan v%d: %d parties, %d job slots' % (plan['version'], len(plan['parties']),
-                                                                  plan['job_slots'])]
+    lines = ['deployment plan v%d: %d parties, %d job slots'
+             % (plan['version'], len(plan['parties']), plan['job_slots'])]
     for name in plan['party_order']:
         p = plan['parties'][name]
         fed = '%d-%d' % tuple(p['fed_ports'])
@@ -657,6 +657,6 @@ def summary_lines(plan):
                         p['external_ip'], fed, spu))
         for host in sorted(p['nodes']):
             n = p['nodes'][host]
-            lines.append('    %-7s %s node_id=%s ip=%s external=%s' % (n['role'], host, n['node_id'], n['node_ip'],
-                                                                     n['external_ip']))
+            lines.append('    %-7s %s node_id=%s ip=%s external=%s'
+                         % (n['role'], host, n['node_id'], n['node_ip'], n['external_ip']))
     return lines

@@ -41,7 +41,7 @@ attributes:
     support: full
     description: Runs on the controller as an action plugin.
 author:
-  - sfops.secretflow contributors
+  - sfops.secretflow contributors (@sfops)
 '''
 
 EXAMPLES = r'''

@@ -277,7 +277,7 @@ def test_nodes_sharing_an_ip_with_distinct_ports_are_fine():
 def test_worker_nodes_do_not_claim_head_ports():
     """A worker node on the head's server only collides on the ports it really binds."""
     inv = two_parties()
-    shifted = {var: DEFAULTS[var] + 1000 for var, _ in planlib.NODE_PORTS}
+    shifted = {var: DEFAULTS[var] + 1000 for var, _flag in planlib.NODE_PORTS}
     shifted.update(sf_ray_min_worker_port=18000, sf_ray_max_worker_port=18099)
     inv['hosts']['alice-2'].update(shifted, ansible_host='10.0.0.11')
     assert errors_of(inv) == []

@@ -1,0 +1,77 @@
+# sfops.secretflow — developer and operator entry points. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+SANITY_VENV ?= .venv-sanity
+INVENTORY ?= inventories/example
+ANSIBLE_CORE_VERSION := $(shell sed -n 's/^ansible-core==//p' requirements.txt)
+COLLECTION_VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
+BUILD_DIR ?= .cache/build
+# ansible-test must run outside this git checkout (it would list only git-tracked files of the parent repo).
+SANITY_DIR ?= /tmp/sfops-sanity
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: help venv test unit lint sanity build install-check plan bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+$(VENV)/.installed: requirements.txt
+	@echo ">>> creating $(VENV) from requirements.txt"
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed ## the pinned controller tooling in .venv
+
+test: unit lint sanity install-check ## everything CI runs (README's test command)
+
+unit: venv ## pytest unit tests (plan, validation, plugins, controller-only playbooks)
+	$(VENV)/bin/python -m pytest tests/unit -q
+
+lint: venv ## ansible-lint, production profile
+	$(VENV)/bin/ansible-lint --nocolor
+
+build: venv ## build the collection tarball into $(BUILD_DIR)
+	@mkdir -p $(BUILD_DIR)
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path $(BUILD_DIR)
+
+install-check: build ## install the built collection in a scratch dir and run its playbooks by FQCN
+	rm -rf $(BUILD_DIR)/installed
+	cd /tmp && ANSIBLE_CONFIG= $(CURDIR)/$(VENV)/bin/ansible-galaxy collection install --no-deps --force \
+		-p $(CURDIR)/$(BUILD_DIR)/installed $(CURDIR)/$(BUILD_DIR)/sfops-secretflow-$(COLLECTION_VERSION).tar.gz
+	cd /tmp && ANSIBLE_CONFIG= ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD_DIR)/installed \
+		$(CURDIR)/$(VENV)/bin/ansible-playbook sfops.secretflow.plan -i $(CURDIR)/inventories/example \
+		-e sf_plan_file=$(CURDIR)/$(BUILD_DIR)/installed-plan.json -e ansible_connection=local
+	$(VENV)/bin/python -c "import json,sys; p=json.load(open('$(BUILD_DIR)/installed-plan.json')); \
+		sys.exit(0 if p['parties']['bank_a']['head']=='bank-a-gw' else 'plan from the installed collection is wrong')"
+
+$(SANITY_VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(SANITY_VENV)
+	$(SANITY_VENV)/bin/pip install --quiet ansible-core==$(ANSIBLE_CORE_VERSION)
+	touch $@
+
+# ansible-test wants its bootstrap script from a host this machine cannot reach: seed its cache with ours.
+sanity: build $(SANITY_VENV)/.installed ## ansible-test sanity on the built collection (see README for exclusions)
+	mkdir -p $$HOME/.ansible/test/cache
+	for v in 24.2 25.0 25.1 25.2 25.3; do cp tests/sanity/get_pip_offline.py $$HOME/.ansible/test/cache/get_pip_$${v//./_}.py; done
+	rm -rf $(SANITY_DIR) && mkdir -p $(SANITY_DIR)
+	cd /tmp && ANSIBLE_CONFIG= $(CURDIR)/$(VENV)/bin/ansible-galaxy collection install --no-deps --force \
+		-p $(SANITY_DIR) $(CURDIR)/$(BUILD_DIR)/sfops-secretflow-$(COLLECTION_VERSION).tar.gz
+	cd $(SANITY_DIR)/ansible_collections/sfops/secretflow && \
+		$(CURDIR)/$(SANITY_VENV)/bin/ansible-test sanity --local --python 3.11 --requirements \
+		--exclude worker/ --exclude molecule/ 2>&1 | grep -v '^WARNING: Location' ; exit $${PIPESTATUS[0]}
+
+plan: venv ## validate INVENTORY and write its plan (sf-plan.json); touches no host
+	$(VENV)/bin/ansible-playbook playbooks/plan.yml -i $(INVENTORY)
+
+bench: venv ## benchmark validation + plan for 100 parties x 10 nodes (prints figures)
+	$(VENV)/bin/python benchmarks/bench_plan.py
+
+clean: ## remove build outputs (not the venvs)
+	rm -rf $(BUILD_DIR) sf-plan.json tests/output
+
+-include mk/*.mk

@@ -1,0 +1,164 @@
+# -*- coding: utf-8 -*-
+"""playbooks/validate.yml and playbooks/plan.yml run for real (ansible-playbook), controller only.
+
+The test inventories point at 127.0.0.x port 1: if any task tried to connect, the host would show up
+as unreachable, so these tests also prove that validation touches no host.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PLAYBOOK_BIN = shutil.which('ansible-playbook', path=os.path.dirname(sys.executable)) or shutil.which(
+    'ansible-playbook')
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(os.path.join(ROOT, 'ansible.cfg')) or PLAYBOOK_BIN is None,
+    reason='needs a checkout with ansible.cfg and ansible-playbook')
+
+GOOD = """
+all:
+  vars:
+    ansible_port: 1
+  children:
+    secretflow:
+      children:
+        alice:
+          hosts:
+            alice-1: {ansible_host: 127.0.0.11, sf_ray_role: head, sf_node_id: alice-head}
+            alice-2: {ansible_host: 127.0.0.12, sf_node_id: alice-w1}
+        bob:
+          hosts:
+            bob-1: {ansible_host: 127.0.0.21, sf_ray_role: head, sf_node_id: bob-head}
+"""
+
+
+def run(tmp_path, inventory, playbook='playbooks/validate.yml', args=(), name='hosts.yml'):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(inventory))
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
+               ANSIBLE_FORCE_COLOR='0')
+    proc = subprocess.run([PLAYBOOK_BIN, playbook, '-i', str(path)] + list(args), cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300,
+                          check=False)
+    return proc.returncode, proc.stdout
+
+
+def recap(output):
+    """PLAY RECAP as host -> (changed, unreachable)."""
+    rows = re.findall(r'^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)', output, re.M)
+    assert rows, output
+    return {host: (int(changed), int(unreachable)) for host, changed, unreachable in rows}
+
+
+def test_bad_inventory_reports_every_problem_and_touches_nothing(tmp_path):
+    bad = GOOD.replace('alice-2: {ansible_host: 127.0.0.12, sf_node_id: alice-w1}',
+                       'alice-2: {ansible_host: 127.0.0.12, sf_node_id: Alice_W1, sf_ray_role: boss,'
+                       ' sf_worker_env: {RAY_ADDRESS: "127.0.0.1:6379"}}')
+    bad = bad.replace('bob-1: {ansible_host: 127.0.0.21, sf_ray_role: head, sf_node_id: bob-head}',
+                      'bob-1: {ansible_host: 127.0.0.21, sf_ray_role: head, sf_node_id: bob-head, sf_fed_port: 70000}')
+    rc, out = run(tmp_path, bad)
+    assert rc != 0, out
+    assert "The inventory has 4 problem(s); nothing was changed on any host" in out, out
+    for needle in ("party 'alice', host 'alice-2': sf_node_id='Alice_W1'",
+                   "party 'alice', host 'alice-2': sf_ray_role='boss' is unknown",
+                   "party 'alice', host 'alice-2': sf_worker_env must not set RAY_ADDRESS",
+                   "party 'bob', host 'bob-1': sf_fed_port=70000"):
+        assert needle in out, needle
+    assert all(unreachable == 0 for _changed, unreachable in recap(out).values()), out
+
+
+def test_empty_inventory_says_no_parties(tmp_path):
+    rc, out = run(tmp_path, 'all:\n  hosts: {}\n')
+    assert rc != 0
+    assert 'no parties' in out
+
+
+def test_undefined_template_names_host_and_variable(tmp_path):
+    rc, out = run(tmp_path, GOOD.replace('sf_node_id: bob-head', 'sf_node_id: "{{ nope_undefined }}"'))
+    assert rc != 0
+    assert "host 'bob-1': sf_node_id could not be evaluated" in out, out
+
+
+def test_plan_is_published_under_limit(tmp_path):
+    check = tmp_path / 'check.yml'
+    check.write_text(textwrap.dedent("""
+        - import_playbook: {root}/playbooks/validate.yml
+        - hosts: secretflow
+          gather_facts: false
+          tasks:
+            - ansible.builtin.debug:
+                msg: "PLAN {{{{ inventory_hostname }}}} {{{{ sf_plan.hosts[inventory_hostname] }}}} {{{{
+                  sf_plan.parties.alice.nodes['alice-1'].ray_start_argv[2] }}}} {{{{ sf_plan.party_order | join(',') }}}}"
+    """).format(root=ROOT))
+    rc, out = run(tmp_path, GOOD, playbook=str(check), args=['--limit', 'bob-1'])
+    assert rc == 0, out
+    assert 'PLAN bob-1 bob --head alice,bob' in out
+    assert 'PLAN alice' not in out
+
+
+def test_plan_playbook_writes_json_idempotently_and_in_check_mode(tmp_path):
+    plan_file = tmp_path / 'out' / 'plan.json'
+    plan_file.parent.mkdir()
+    args = ['-e', 'sf_plan_file=%s' % plan_file]
+    rc, out = run(tmp_path, GOOD, playbook='playbooks/plan.yml', args=args + ['--check'])
+    assert rc == 0, out
+    assert not plan_file.exists()
+    rc, out = run(tmp_path, GOOD, playbook='playbooks/plan.yml', args=args)
+    assert rc == 0, out
+    plan = json.loads(plan_file.read_text())
+    assert plan['parties']['alice']['head'] == 'alice-1'
+    assert plan['parties']['bob']['cluster_config']['self_party'] == 'bob'
+    assert plan['spu_cluster_def']['nodes'][0]['listen_address'] == '0.0.0.0:19500'
+    assert 'deployment plan v1: 2 parties, 10 job slots' in out
+    assert sum(c for c, _u in recap(out).values()) == 1
+    rc, out = run(tmp_path, GOOD, playbook='playbooks/plan.yml', args=args)
+    assert rc == 0 and sum(c for c, _u in recap(out).values()) == 0, out
+
+
+def test_ini_inventory_and_group_level_overrides(tmp_path):
+    ini = """
+    [alice]
+    alice-1 ansible_host=127.0.0.11 sf_ray_role=head
+    [bob]
+    bob-1 ansible_host=127.0.0.21 sf_ray_role=head
+    [bob:vars]
+    sf_fed_port=20000
+    sf_spu_port=20100
+    [secretflow:children]
+    alice
+    bob
+    [all:vars]
+    ansible_port=1
+    """
+    plan_file = tmp_path / 'plan.json'
+    rc, out = run(tmp_path, ini, playbook='playbooks/plan.yml', args=['-e', 'sf_plan_file=%s' % plan_file],
+                  name='hosts.ini')
+    assert rc == 0, out
+    plan = json.loads(plan_file.read_text())
+    assert plan['parties']['bob']['fed_ports'] == [20000, 20009]
+    assert plan['parties']['alice']['cluster_config']['parties']['bob']['address'] == '127.0.0.21:20000'
+
+
+def test_example_inventory_is_valid(tmp_path):
+    # ansible_connection=local: the example's addresses are not ours; nothing may dial them.
+    plan_file = tmp_path / 'plan.json'
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'))
+    proc = subprocess.run([PLAYBOOK_BIN, 'playbooks/plan.yml', '-i', 'inventories/example',
+                           '-e', 'sf_plan_file=%s' % plan_file, '-e', 'ansible_connection=local'],
+                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout
+    plan = json.loads(plan_file.read_text())
+    assert sorted(plan['parties']) == ['agency_c', 'bank_a', 'hospital_b']
+    assert plan['parties']['agency_c']['managed'] is False
