@@ -65,12 +65,17 @@ def test_bad_inventory_reports_every_problem_and_touches_nothing(tmp_path):
     bad = GOOD.replace('alice-2: {ansible_host: 127.0.0.12, sf_node_id: alice-w1}',
                        'alice-2: {ansible_host: 127.0.0.12, sf_node_id: Alice_W1, sf_ray_role: boss,'
                        ' sf_worker_env: {RAY_ADDRESS: "127.0.0.1:6379"}}')
+    # the first host of the play carries a bad value too: it must not hide the others
+    bad = bad.replace('alice-1: {ansible_host: 127.0.0.11, sf_ray_role: head, sf_node_id: alice-head}',
+                      'alice-1: {ansible_host: 127.0.0.11, sf_ray_role: head, sf_node_id: alice-head,'
+                      ' sf_ray_node_manager_port: abc}')
     bad = bad.replace('bob-1: {ansible_host: 127.0.0.21, sf_ray_role: head, sf_node_id: bob-head}',
                       'bob-1: {ansible_host: 127.0.0.21, sf_ray_role: head, sf_node_id: bob-head, sf_fed_port: 70000}')
     rc, out = run(tmp_path, bad)
     assert rc != 0, out
-    assert "The inventory has 4 problem(s); nothing was changed on any host" in out, out
-    for needle in ("party 'alice', host 'alice-2': sf_node_id='Alice_W1'",
+    assert "The inventory has 5 problem(s); nothing was changed on any host" in out, out
+    for needle in ("party 'alice', host 'alice-1': sf_ray_node_manager_port='abc'",
+                   "party 'alice', host 'alice-2': sf_node_id='Alice_W1'",
                    "party 'alice', host 'alice-2': sf_ray_role='boss' is unknown",
                    "party 'alice', host 'alice-2': sf_worker_env must not set RAY_ADDRESS",
                    "party 'bob', host 'bob-1': sf_fed_port=70000"):
