@@ -1,0 +1,124 @@
+"""Console entry point `sfworker`.
+
+    sfworker [--config FILE] worker [--concurrency N] [--loglevel LEVEL]
+    sfworker [--config FILE] healthcheck [--timeout S] [--json]
+    sfworker [--config FILE] check-config
+    sfworker submit --party alice=redis://:pw@host:port/0 --party bob=... --params job.json [...]
+
+The config file path: --config, else $SFWORKER_CONFIG, else /etc/sfworker/config.yml.
+`submit` needs no config file and never imports secretflow or ray.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import List, Optional
+
+from .envhygiene import scrub_ray_env
+
+
+def _load(args):
+    from .config import load_config
+    from .errors import ConfigError
+
+    try:
+        return load_config(args.config)
+    except ConfigError as e:
+        print(f"sfworker: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def cmd_worker(args) -> int:
+    cfg = _load(args)
+    scrub_ray_env()
+    import logging
+
+    logging.basicConfig(level=getattr(logging, cfg.log_level.upper()),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .celery_app import create_app
+
+    app = create_app(cfg)
+    concurrency = args.concurrency or cfg.concurrency
+    argv = [
+        "worker",
+        "--queues", cfg.queue,
+        "--concurrency", str(concurrency),
+        "--pool", "prefork",
+        "--hostname", cfg.worker_name,
+        "--loglevel", (args.loglevel or cfg.log_level).upper(),
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    print(f"sfworker: party={cfg.party} node_id={cfg.node_id} queue={cfg.queue} concurrency={concurrency} "
+          f"broker={cfg.redacted_redis_url()} ray={cfg.ray_address}", file=sys.stderr, flush=True)
+    app.worker_main(argv=argv)
+    return 0
+
+
+def cmd_healthcheck(args) -> int:
+    """Exit 0 when Ray answers and this node's Celery worker answers a ping (container healthcheck)."""
+    cfg = _load(args)
+    from .celery_app import create_app
+    from .health import check_ray
+
+    ray = check_ray(cfg, timeout_s=args.timeout)
+    ping = {}
+    try:
+        app = create_app(cfg)
+        replies = app.control.ping(destination=[cfg.worker_name], timeout=args.timeout)
+        ping = {k: v for d in replies for k, v in d.items()}
+    except Exception as e:  # noqa: BLE001
+        ping = {"error": f"{type(e).__name__}: {e}"}
+    worker_ok = cfg.worker_name in ping
+    ray_ok = bool(ray.get("reachable")) and ray.get("alive_nodes", 0) > 0
+    report = {"ok": worker_ok and ray_ok, "worker": cfg.worker_name, "worker_ping": ping, "ray": ray}
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(f"ray: {'ok' if ray_ok else 'FAIL'} ({ray.get('alive_nodes', 0)} alive node(s) at {cfg.ray_address}"
+              f"{'; ' + str(ray.get('error')) if ray.get('error') else ''}); "
+              f"worker {cfg.worker_name}: {'ok' if worker_ok else 'FAIL (no ping reply)'}")
+    return 0 if report["ok"] else 1
+
+
+def cmd_check_config(args) -> int:
+    cfg = _load(args)
+    d = cfg.to_dict()
+    d["redis_url"] = cfg.redacted_redis_url()
+    print(json.dumps(d, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="sfworker", description="SecretFlow worker (Celery + SecretFlow production mode)")
+    ap.add_argument("--config", help="config file (default: $SFWORKER_CONFIG or /etc/sfworker/config.yml)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    w = sub.add_parser("worker", help="run the Celery worker")
+    w.add_argument("--concurrency", type=int, help="pool processes = max concurrent jobs (default: config concurrency)")
+    w.add_argument("--loglevel", help="celery log level (default: config log_level)")
+    w.set_defaults(func=cmd_worker)
+
+    h = sub.add_parser("healthcheck", help="exit 0 if Ray answers and this worker answers a ping")
+    h.add_argument("--timeout", type=float, default=5.0)
+    h.add_argument("--json", action="store_true")
+    h.set_defaults(func=cmd_healthcheck)
+
+    c = sub.add_parser("check-config", help="validate the config file and print it (password redacted)")
+    c.set_defaults(func=cmd_check_config)
+
+    from .submit import add_submit_parser
+
+    add_submit_parser(sub)
+    return ap
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = build_parser().parse_args(argv)
+    sys.exit(args.func(args))
+
+
+if __name__ == "__main__":
+    main()

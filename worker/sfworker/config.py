@@ -1,0 +1,336 @@
+"""The worker's single configuration file (YAML or JSON, rendered by Ansible).
+
+Path: `--config FILE`, else $SFWORKER_CONFIG, else /etc/sfworker/config.yml.
+Every key is validated on load; errors name the key (e.g. ``parties.bob.fed_port``).
+See docs/worker.md for the schema.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional
+
+import yaml
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG_PATH = "/etc/sfworker/config.yml"
+CONFIG_ENV_VAR = "SFWORKER_CONFIG"
+
+DEFAULT_SPU_RUNTIME_CONFIG = {"protocol": "SEMI2K", "field": "FM128"}
+
+_TOP_KEYS = {
+    "party", "node_id", "node_ip", "ray_address", "ray_node_ip", "redis_url", "redis_password_file",
+    "queue", "data_dir", "work_dir", "job_slots", "peer_timeout_s", "job_timeout_s",
+    "slot_wait_timeout_s", "slot_lock_ttl_s", "concurrency", "parties", "spu_runtime_config",
+    "spu_link_desc", "cross_silo_comm_options", "status_list_max", "log_level"
+}
+_PARTY_KEYS = {"external_ip", "fed_port", "spu_port"}
+_LOG_LEVELS = {"debug", "info", "warning", "error", "critical"}
+
+
+@dataclass(frozen=True)
+class PartyEndpoint:
+    name: str
+    external_ip: str
+    fed_port: int
+    spu_port: int
+
+    def fed_address(self, slot: int) -> str:
+        return f"{self.external_ip}:{self.fed_port + slot}"
+
+    def spu_address(self, slot: int) -> str:
+        return f"{self.external_ip}:{self.spu_port + slot}"
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    party: str
+    node_id: str
+    node_ip: str
+    ray_address: str
+    redis_url: str
+    data_dir: str
+    parties: Dict[str, PartyEndpoint]
+    ray_node_ip: Optional[str] = None
+    queue: str = "secretflow_queue"
+    work_dir: str = "/tmp/sfworker"
+    job_slots: int = 10
+    peer_timeout_s: float = 120.0
+    job_timeout_s: float = 3600.0
+    slot_wait_timeout_s: float = 600.0
+    slot_lock_ttl_s: float = 60.0
+    concurrency: int = 2
+    spu_runtime_config: Dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SPU_RUNTIME_CONFIG))
+    spu_link_desc: Dict[str, Any] = field(default_factory=dict)
+    cross_silo_comm_options: Dict[str, Any] = field(default_factory=dict)
+    status_list_max: int = 100
+    log_level: str = "info"
+    source_path: Optional[str] = None
+
+    @property
+    def me(self) -> PartyEndpoint:
+        return self.parties[self.party]
+
+    @property
+    def worker_name(self) -> str:
+        """Celery node name; `sfworker healthcheck` pings exactly this name."""
+        return f"sfworker@{self.node_id}"
+
+    def redacted_redis_url(self) -> str:
+        return redact_url(self.redis_url)
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "parties"}
+        d["parties"] = {
+            n: {"external_ip": p.external_ip, "fed_port": p.fed_port, "spu_port": p.spu_port}
+            for n, p in self.parties.items()
+        }
+        return d
+
+
+def redact_url(url: str) -> str:
+    try:
+        u = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    if u.password is None:
+        return url
+    netloc = u.hostname or ""
+    if u.port:
+        netloc = f"{netloc}:{u.port}"
+    user = u.username or ""
+    netloc = f"{user}:***@{netloc}"
+    return urllib.parse.urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
+
+
+def resolve_config_path(cli_path: Optional[str] = None) -> str:
+    return cli_path or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH
+
+
+def load_config(path: Optional[str] = None) -> WorkerConfig:
+    path = resolve_config_path(path)
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    try:
+        if path.endswith(".json"):
+            raw = json.loads(text)
+        else:
+            raw = yaml.safe_load(text)  # YAML is a superset of JSON
+    except (ValueError, yaml.YAMLError) as e:
+        raise ConfigError(f"config file {path} is not valid YAML/JSON: {e}") from None
+    return parse_config(raw, source=path)
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+def _err(key: str, msg: str, source: Optional[str]) -> ConfigError:
+    where = f" in {source}" if source else ""
+    return ConfigError(f"config key '{key}'{where}: {msg}")
+
+
+def _req_str(raw: Mapping, key: str, source, prefix: str = "") -> str:
+    full = prefix + key
+    if key not in raw or raw[key] is None:
+        raise _err(full, "is required", source)
+    v = raw[key]
+    if not isinstance(v, str) or not v.strip():
+        raise _err(full, f"must be a non-empty string, got {v!r}", source)
+    return v.strip()
+
+
+def _opt_str(raw: Mapping, key: str, default, source) -> Optional[str]:
+    if raw.get(key) is None:
+        return default
+    v = raw[key]
+    if not isinstance(v, str) or not v.strip():
+        raise _err(key, f"must be a non-empty string, got {v!r}", source)
+    return v.strip()
+
+
+def _int(raw: Mapping, key: str, default, source, lo=None, hi=None, prefix: str = "") -> int:
+    full = prefix + key
+    if raw.get(key) is None:
+        if default is None:
+            raise _err(full, "is required", source)
+        return default
+    v = raw[key]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _err(full, f"must be an integer, got {v!r}", source)
+    if lo is not None and v < lo:
+        raise _err(full, f"must be >= {lo}, got {v}", source)
+    if hi is not None and v > hi:
+        raise _err(full, f"must be <= {hi}, got {v}", source)
+    return v
+
+
+def _pos_float(raw: Mapping, key: str, default, source) -> float:
+    if raw.get(key) is None:
+        return float(default)
+    v = raw[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+        raise _err(key, f"must be a positive number of seconds, got {v!r}", source)
+    return float(v)
+
+
+def _dict(raw: Mapping, key: str, source) -> Dict[str, Any]:
+    if raw.get(key) is None:
+        return {}
+    v = raw[key]
+    if not isinstance(v, dict):
+        raise _err(key, f"must be a mapping, got {type(v).__name__}", source)
+    return dict(v)
+
+
+def _ip(v: str, key: str, source) -> str:
+    try:
+        ipaddress.ip_address(v)
+    except ValueError:
+        # a DNS name is acceptable for external addresses; reject obvious garbage
+        if not v or any(c in v for c in " /:@"):
+            raise _err(key, f"must be an IP address or host name, got {v!r}", source) from None
+    return v
+
+
+def _hostport(v: str, key: str, source) -> str:
+    host, sep, port = v.rpartition(":")
+    if not sep or not host or not port.isdigit() or not (1 <= int(port) <= 65535):
+        raise _err(key, f"must be HOST:PORT, got {v!r}", source)
+    return v
+
+
+def parse_config(raw: Any, source: Optional[str] = None) -> WorkerConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config{' ' + source if source else ''}: top level must be a mapping")
+    unknown = sorted(set(raw) - _TOP_KEYS)
+    if unknown:
+        raise _err(unknown[0], f"unknown key (known keys: {', '.join(sorted(_TOP_KEYS))})", source)
+
+    party = _req_str(raw, "party", source)
+    node_id = _opt_str(raw, "node_id", f"{party}-head", source)
+    node_ip = _ip(_req_str(raw, "node_ip", source), "node_ip", source)
+    ray_node_ip = _opt_str(raw, "ray_node_ip", None, source)
+    if ray_node_ip:
+        _ip(ray_node_ip, "ray_node_ip", source)
+    ray_address = _hostport(_req_str(raw, "ray_address", source), "ray_address", source)
+
+    redis_url = _req_str(raw, "redis_url", source)
+    u = urllib.parse.urlsplit(redis_url)
+    if u.scheme not in ("redis", "rediss"):
+        raise _err("redis_url", f"must be a redis:// or rediss:// URL, got scheme {u.scheme!r}", source)
+    pw_file = _opt_str(raw, "redis_password_file", None, source)
+    if pw_file:
+        try:
+            with open(pw_file, "r", encoding="utf-8") as f:
+                pw = f.read().strip()
+        except OSError as e:
+            raise _err("redis_password_file", f"cannot read {pw_file}: {e.strerror}", source) from None
+        if not pw:
+            raise _err("redis_password_file", f"{pw_file} is empty", source)
+        host = u.hostname or "127.0.0.1"
+        netloc = f"{urllib.parse.quote(u.username or '', safe='')}:{urllib.parse.quote(pw, safe='')}@{host}"
+        if u.port:
+            netloc += f":{u.port}"
+        redis_url = urllib.parse.urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
+
+    queue = _opt_str(raw, "queue", "secretflow_queue", source)
+    data_dir = _req_str(raw, "data_dir", source)
+    if not os.path.isabs(data_dir):
+        raise _err("data_dir", f"must be an absolute path, got {data_dir!r}", source)
+    if not os.path.isdir(data_dir):
+        raise _err("data_dir", f"directory {data_dir} does not exist", source)
+    data_dir = os.path.realpath(data_dir)
+    work_dir = _opt_str(raw, "work_dir", "/tmp/sfworker", source)
+    if not os.path.isabs(work_dir):
+        raise _err("work_dir", f"must be an absolute path, got {work_dir!r}", source)
+
+    job_slots = _int(raw, "job_slots", 10, source, lo=1, hi=1000)
+    concurrency = _int(raw, "concurrency", 2, source, lo=1, hi=256)
+    status_list_max = _int(raw, "status_list_max", 100, source, lo=1)
+    peer_timeout_s = _pos_float(raw, "peer_timeout_s", 120, source)
+    job_timeout_s = _pos_float(raw, "job_timeout_s", 3600, source)
+    slot_wait_timeout_s = _pos_float(raw, "slot_wait_timeout_s", 600, source)
+    slot_lock_ttl_s = _pos_float(raw, "slot_lock_ttl_s", 60, source)
+    if slot_lock_ttl_s < 3:
+        raise _err("slot_lock_ttl_s", f"must be >= 3 (it is renewed every ttl/3), got {slot_lock_ttl_s}", source)
+    log_level = (_opt_str(raw, "log_level", "info", source) or "info").lower()
+    if log_level not in _LOG_LEVELS:
+        raise _err("log_level", f"must be one of {sorted(_LOG_LEVELS)}, got {log_level!r}", source)
+
+    parties_raw = raw.get("parties")
+    if not isinstance(parties_raw, dict) or not parties_raw:
+        raise _err("parties", "is required and must be a non-empty mapping party -> {external_ip, fed_port, spu_port}", source)
+    parties: Dict[str, PartyEndpoint] = {}
+    for name, ep in parties_raw.items():
+        prefix = f"parties.{name}."
+        if not isinstance(name, str) or not name:
+            raise _err("parties", f"party names must be non-empty strings, got {name!r}", source)
+        if not isinstance(ep, dict):
+            raise _err(f"parties.{name}", "must be a mapping {external_ip, fed_port, spu_port}", source)
+        unknown = sorted(set(ep) - _PARTY_KEYS)
+        if unknown:
+            raise _err(prefix + unknown[0], f"unknown key (known: {', '.join(sorted(_PARTY_KEYS))})", source)
+        ext = _ip(_req_str(ep, "external_ip", source, prefix), prefix + "external_ip", source)
+        fed = _int(ep, "fed_port", None, source, lo=1, hi=65535 - job_slots + 1, prefix=prefix)
+        spu = _int(ep, "spu_port", None, source, lo=1, hi=65535 - job_slots + 1, prefix=prefix)
+        if abs(fed - spu) < job_slots:
+            raise _err(prefix + "spu_port",
+                       f"port ranges overlap: fed {fed}-{fed + job_slots - 1} and spu {spu}-{spu + job_slots - 1} "
+                       f"(job_slots={job_slots})", source)
+        parties[name] = PartyEndpoint(name, ext, fed, spu)
+    if party not in parties:
+        raise _err("parties", f"must contain this worker's own party {party!r} (has: {', '.join(sorted(parties))})", source)
+
+    spu_rc = dict(DEFAULT_SPU_RUNTIME_CONFIG)
+    spu_rc.update(_dict(raw, "spu_runtime_config", source))
+    for k in ("protocol", "field"):
+        if not isinstance(spu_rc.get(k), str):
+            raise _err(f"spu_runtime_config.{k}", f"must be a string, got {spu_rc.get(k)!r}", source)
+
+    return WorkerConfig(
+        party=party,
+        node_id=node_id,
+        node_ip=node_ip,
+        ray_node_ip=ray_node_ip,
+        ray_address=ray_address,
+        redis_url=redis_url,
+        queue=queue,
+        data_dir=data_dir,
+        work_dir=work_dir,
+        job_slots=job_slots,
+        peer_timeout_s=peer_timeout_s,
+        job_timeout_s=job_timeout_s,
+        slot_wait_timeout_s=slot_wait_timeout_s,
+        slot_lock_ttl_s=slot_lock_ttl_s,
+        concurrency=concurrency,
+        parties=parties,
+        spu_runtime_config=spu_rc,
+        spu_link_desc=_dict(raw, "spu_link_desc", source),
+        cross_silo_comm_options=_dict(raw, "cross_silo_comm_options", source),
+        status_list_max=status_list_max,
+        log_level=log_level,
+        source_path=source,
+    )
+
+
+def ray_driver_node_ip(cfg: WorkerConfig) -> Optional[str]:
+    """IP the job driver announces to its own Ray cluster (`ray.init(_node_ip_address=...)`).
+
+    `ray start --node-ip-address=127.0.0.1` (or localhost) is rewritten by Ray to the host's
+    primary IP, so for those the driver must not pin an address either (Ray picks the same).
+    """
+    ip = cfg.ray_node_ip or cfg.node_ip
+    if ip in ("127.0.0.1", "localhost", "::1"):
+        return None
+    return ip
+
+
+def party_names(cfg: WorkerConfig) -> List[str]:
+    return sorted(cfg.parties)

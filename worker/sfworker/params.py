@@ -1,0 +1,219 @@
+"""Validation of execute_task's (task_request_id, task_params) into a JobSpec.
+
+Runs in the Celery worker process, before anything is started; must not import secretflow.
+Everything that must be identical in every party (job parties, job_name, slot) is derived only
+from task_request_id and task_params, never from local state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any, Dict, List, Optional
+
+from .config import WorkerConfig, ray_driver_node_ip
+from .errors import ParamsError
+from .tasks.registry import ValidationContext, get_task_type
+
+TASK_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$")
+JOB_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+
+TOP_LEVEL_KEYS = {"task_config", "sf_init_config", "spu_config"}
+SF_INIT_KEYS = {
+    "address",            # own Ray head; default: config ray_address
+    "job_name",           # default: derived from task_request_id
+    "job_slot",           # default: sha256(task_request_id) % job_slots
+    "logging_level",
+    "cross_silo_comm_options",
+    "peer_timeout_s",     # may only shorten/extend within 1..job_timeout_s
+}
+SPU_CONFIG_KEYS = {"runtime_config", "link_desc"}
+SPU_LINK_DESC_KEYS = {
+    "connect_retry_times", "connect_retry_interval_ms", "recv_timeout_ms", "http_max_payload_size",
+    "http_timeout_ms", "throttle_window_size", "brpc_channel_protocol", "brpc_channel_connection_type",
+}
+
+
+def job_name_for(task_request_id: str) -> str:
+    """Deterministic RayFed job name: identical in every party for the same task_request_id."""
+    return "sfjob-" + hashlib.sha256(task_request_id.encode("utf-8")).hexdigest()[:24]
+
+
+def slot_for(task_request_id: str, job_slots: int) -> int:
+    """Deterministic job slot: identical in every party (job_slots must be equal everywhere)."""
+    if job_slots < 1:
+        raise ValueError("job_slots must be >= 1")
+    return int(hashlib.sha256(task_request_id.encode("utf-8")).hexdigest(), 16) % job_slots
+
+
+def check_task_request_id(task_request_id: Any) -> str:
+    if not isinstance(task_request_id, str) or not TASK_REQUEST_ID_RE.match(task_request_id):
+        raise ParamsError(
+            f"task_request_id must be a string of 1-200 characters [A-Za-z0-9._:@-] starting with a letter or digit, "
+            f"got {task_request_id!r}"
+        )
+    return task_request_id
+
+
+def _slot_value(v: Any, where: str, job_slots: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ParamsError(f"{where} must be an integer, got {v!r}")
+    if not 0 <= v < job_slots:
+        raise ParamsError(f"{where} must be in 0..{job_slots - 1} (job_slots={job_slots}), got {v}")
+    return v
+
+
+def build_job_spec(cfg: WorkerConfig, task_request_id: Any, task_params: Any) -> Dict[str, Any]:
+    task_request_id = check_task_request_id(task_request_id)
+    if not isinstance(task_params, dict):
+        raise ParamsError(f"task_params must be a mapping, got {type(task_params).__name__}")
+    unknown = sorted(set(task_params) - TOP_LEVEL_KEYS)
+    if unknown:
+        raise ParamsError(f"task_params: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(TOP_LEVEL_KEYS))})")
+
+    task_config = task_params.get("task_config")
+    if not isinstance(task_config, dict):
+        raise ParamsError("task_params.task_config is required and must be a mapping with at least task_type")
+    if "task_type" not in task_config:
+        raise ParamsError("task_params.task_config.task_type is required")
+    task_type = get_task_type(task_config["task_type"])
+
+    sf_init = task_params.get("sf_init_config") or {}
+    if not isinstance(sf_init, dict):
+        raise ParamsError(f"task_params.sf_init_config must be a mapping, got {type(sf_init).__name__}")
+    if "parties" in sf_init:
+        raise ParamsError(
+            "task_params.sf_init_config.parties is not supported: it selects SecretFlow simulation mode; "
+            "this worker runs production mode only (parties come from task_config)"
+        )
+    unknown = sorted(set(sf_init) - SF_INIT_KEYS)
+    if unknown:
+        raise ParamsError(f"task_params.sf_init_config: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(SF_INIT_KEYS))})")
+
+    spu_config = task_params.get("spu_config") or {}
+    if not isinstance(spu_config, dict):
+        raise ParamsError(f"task_params.spu_config must be a mapping, got {type(spu_config).__name__}")
+    unknown = sorted(set(spu_config) - SPU_CONFIG_KEYS)
+    if unknown:
+        raise ParamsError(f"task_params.spu_config: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(SPU_CONFIG_KEYS))})")
+
+    ctx = ValidationContext(cfg)
+    norm_cfg, parties = task_type.validate(dict(task_config), ctx)
+    parties = sorted(parties)
+
+    # ---- slot
+    slot_src = "sha256(task_request_id) % job_slots"
+    if task_config.get("job_slot") is not None and sf_init.get("job_slot") is not None \
+            and task_config["job_slot"] != sf_init["job_slot"]:
+        raise ParamsError("task_config.job_slot and sf_init_config.job_slot disagree")
+    if task_config.get("job_slot") is not None:
+        slot = _slot_value(task_config["job_slot"], "task_config.job_slot", cfg.job_slots)
+        slot_src = "task_config.job_slot"
+    elif sf_init.get("job_slot") is not None:
+        slot = _slot_value(sf_init["job_slot"], "sf_init_config.job_slot", cfg.job_slots)
+        slot_src = "sf_init_config.job_slot"
+    else:
+        slot = slot_for(task_request_id, cfg.job_slots)
+
+    # ---- job name
+    job_name = sf_init.get("job_name") or job_name_for(task_request_id)
+    if not isinstance(job_name, str) or not JOB_NAME_RE.match(job_name):
+        raise ParamsError(f"sf_init_config.job_name must match {JOB_NAME_RE.pattern}, got {job_name!r}")
+
+    # ---- Ray address (own party's head). Never from RAY_ADDRESS.
+    address = sf_init.get("address") or cfg.ray_address
+    if not isinstance(address, str) or ":" not in address:
+        raise ParamsError(f"sf_init_config.address must be HOST:PORT of this party's Ray head, got {address!r}")
+    if address in ("local", "auto") or address.startswith("ray://"):
+        raise ParamsError(f"sf_init_config.address {address!r} is not allowed: give HOST:PORT of this party's Ray head")
+
+    logging_level = sf_init.get("logging_level", "warning")
+    if logging_level not in ("debug", "info", "warning", "error", "critical"):
+        raise ParamsError(f"sf_init_config.logging_level must be debug|info|warning|error|critical, got {logging_level!r}")
+
+    peer_timeout_s = sf_init.get("peer_timeout_s", cfg.peer_timeout_s)
+    if isinstance(peer_timeout_s, bool) or not isinstance(peer_timeout_s, (int, float)) \
+            or not 1 <= peer_timeout_s <= cfg.job_timeout_s:
+        raise ParamsError(f"sf_init_config.peer_timeout_s must be a number in 1..{cfg.job_timeout_s:g}, got {peer_timeout_s!r}")
+    peer_timeout_s = float(peer_timeout_s)
+
+    comm = dict(cfg.cross_silo_comm_options)
+    extra_comm = sf_init.get("cross_silo_comm_options") or {}
+    if not isinstance(extra_comm, dict):
+        raise ParamsError("sf_init_config.cross_silo_comm_options must be a mapping")
+    comm.update(extra_comm)
+    if "sending_failure_handler" in comm:
+        raise ParamsError("cross_silo_comm_options.sending_failure_handler cannot be given (the worker installs its own)")
+
+    # ---- SPU
+    runtime_config = dict(cfg.spu_runtime_config)
+    rc_over = spu_config.get("runtime_config") or {}
+    if not isinstance(rc_over, dict):
+        raise ParamsError("spu_config.runtime_config must be a mapping")
+    runtime_config.update(rc_over)
+    link_desc = {
+        # bound SPU's link setup by peer_timeout_s (1 s between attempts)
+        "connect_retry_times": max(1, int(peer_timeout_s)),
+        "connect_retry_interval_ms": 1000,
+    }
+    link_desc.update(cfg.spu_link_desc)
+    ld_over = spu_config.get("link_desc") or {}
+    if not isinstance(ld_over, dict):
+        raise ParamsError("spu_config.link_desc must be a mapping")
+    link_desc.update(ld_over)
+    unknown = sorted(set(link_desc) - SPU_LINK_DESC_KEYS)
+    if unknown:
+        raise ParamsError(f"spu_config.link_desc: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(SPU_LINK_DESC_KEYS))})")
+
+    eps = {p: cfg.parties[p] for p in parties}
+    cluster_config = {
+        "parties": {
+            p: {"address": ep.fed_address(slot), "listen_addr": f"0.0.0.0:{ep.fed_port + slot}"}
+            for p, ep in eps.items()
+        },
+        "self_party": cfg.party,
+    }
+    spu_cluster_def = {
+        "nodes": [
+            {"party": p, "address": ep.spu_address(slot), "listen_address": f"0.0.0.0:{ep.spu_port + slot}"}
+            for p, ep in eps.items()
+        ],
+        "runtime_config": runtime_config,
+    }
+
+    return {
+        "task_request_id": task_request_id,
+        "task_type": task_type.name,
+        "task_config": norm_cfg,
+        "needs_spu": bool(task_type.needs_spu),
+        "self_party": cfg.party,
+        "node_id": cfg.node_id,
+        "parties": parties,
+        "job_name": job_name,
+        "job_slot": slot,
+        "job_slot_source": slot_src,
+        "ray_address": address,
+        "ray_node_ip": ray_driver_node_ip(cfg),
+        "cluster_config": cluster_config,
+        "spu_cluster_def": spu_cluster_def,
+        "spu_link_desc": link_desc,
+        "cross_silo_comm_options": comm,
+        "logging_level": logging_level,
+        "peer_timeout_s": peer_timeout_s,
+        "job_timeout_s": cfg.job_timeout_s,
+    }
+
+
+def ports_of(spec: Dict[str, Any]) -> Dict[str, Optional[int]]:
+    me = spec["self_party"]
+    fed = spec["cluster_config"]["parties"][me]["address"].rsplit(":", 1)[1]
+    spu = next(n["address"] for n in spec["spu_cluster_def"]["nodes"] if n["party"] == me).rsplit(":", 1)[1]
+    return {"fed_port": int(fed), "spu_port": int(spu)}
+
+
+def peer_addresses(spec: Dict[str, Any]) -> Dict[str, str]:
+    return {p: v["address"] for p, v in spec["cluster_config"]["parties"].items() if p != spec["self_party"]}
+
+
+def parties_of(spec: Dict[str, Any]) -> List[str]:
+    return list(spec["parties"])

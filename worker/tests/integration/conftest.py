@@ -1,0 +1,284 @@
+"""Two real parties on one machine: per party a redis-server, a Ray head (`ray start --head --block`)
+and an `sfworker worker` process; a third party "carol" is declared but has nothing running.
+
+alice: 127.0.0.1, bob: 127.0.0.2, carol: 127.0.0.3 (Linux routes all of 127/8 to lo).
+RayFed's gRPC server binds [::]:<port> whatever listen_addr says, so on ONE machine the
+parties need distinct fed/SPU ports (on real servers they can all use the same ones).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from helpers import start_redis  # noqa: E402
+
+BIN = os.path.dirname(sys.executable)
+PEER_TIMEOUT_S = 10
+PARTIES = {
+    # name: (ip, ray base port, fed port, spu port)
+    "alice": ("127.0.0.1", 31000, 33100, 33200),
+    "bob": ("127.0.0.2", 32000, 34100, 34200),
+    "carol": ("127.0.0.3", 36000, 35100, 35200),  # declared, never started
+}
+JOB_SLOTS = 4
+RUNNING = ["alice", "bob"]
+
+
+@dataclass
+class Party:
+    name: str
+    ip: str
+    redis_url: str
+    config_path: str
+    data_dir: str
+    ray_address: str
+    node_id: str
+    procs: Dict[str, subprocess.Popen] = field(default_factory=dict)
+    logs: Dict[str, str] = field(default_factory=dict)
+    app: object = None
+
+    def send(self, name, args=None, queue="secretflow_queue"):
+        return self.app.send_task(name, args=args or [], queue=queue)
+
+
+def _port_free(ip: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((ip, port))
+            return True
+        except OSError:
+            return False
+
+
+def _kill_group(p: subprocess.Popen, timeout: float = 15) -> None:
+    """SIGTERM the process group of a child started with start_new_session=True, then SIGKILL."""
+    try:
+        own_group = os.getpgid(p.pid) == p.pid
+    except ProcessLookupError:  # leader already gone: its group may still have members
+        own_group = True
+
+    def sig(s):
+        try:
+            if own_group:
+                os.killpg(p.pid, s)
+            else:
+                p.send_signal(s)
+        except ProcessLookupError:
+            pass
+
+    if p.poll() is None:
+        sig(signal.SIGTERM)
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    sig(signal.SIGKILL)  # leftovers of the group even if the leader exited
+    try:
+        p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _kill_by_cmdline(marker: str) -> List[int]:
+    """Kill leftover processes whose command line mentions our temp dir (Ray daemons)."""
+    killed = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if marker in cmd:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+                killed.append(int(pid))
+            except ProcessLookupError:
+                pass
+    return killed
+
+
+def ray_start_cmd(name: str, ip: str, base: int, temp_dir: str) -> List[str]:
+    return [
+        os.path.join(BIN, "ray"), "start", "--head", "--block",
+        f"--node-ip-address={ip}",
+        f"--port={base}",
+        f"--node-manager-port={base + 1}",
+        f"--object-manager-port={base + 2}",
+        f"--ray-client-server-port={base + 3}",
+        f"--dashboard-agent-grpc-port={base + 4}",
+        f"--dashboard-agent-listen-port={base + 5}",
+        f"--metrics-export-port={base + 6}",
+        f"--runtime-env-agent-port={base + 7}",
+        f"--min-worker-port={base + 100}",
+        f"--max-worker-port={base + 199}",
+        "--include-dashboard=false",
+        "--disable-usage-stats",
+        f"--node-name={name}-head",
+        "--num-cpus=4",
+        "--object-store-memory=200000000",
+        f"--temp-dir={temp_dir}",
+    ]
+
+
+def _wait_gcs(address: str, timeout: float = 90) -> None:
+    from sfworker.raycheck import probe_ray
+
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        last = probe_ray(address, timeout_s=3)
+        if last.get("alive_nodes", 0) >= 1:
+            return
+        time.sleep(1)
+    raise RuntimeError(f"Ray at {address} did not come up: {last}")
+
+
+@pytest.fixture(scope="session")
+def two_parties():
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server binary not found (Debian: apt-get install -y redis-server); CI installs it")
+    try:
+        import secretflow  # noqa: F401
+    except Exception as e:  # noqa: BLE001
+        pytest.fail(f"secretflow is not importable in {sys.executable}: {e}; build the venv with scripts/worker-venv.sh")
+
+    from sfworker.submit import make_client
+
+    # short path: Ray's unix socket paths must stay < 108 bytes
+    base = tempfile.mkdtemp(prefix="sfwit-", dir="/tmp")
+    parties: Dict[str, Party] = {}
+    started: List[subprocess.Popen] = []
+    t0 = time.monotonic()
+    try:
+        for name in RUNNING:
+            ip, rbase, _, _ = PARTIES[name]
+            for port in [rbase + i for i in range(8)] + [PARTIES[name][2], PARTIES[name][3]]:
+                if not _port_free("0.0.0.0", port):
+                    pytest.fail(f"port {port} needed by {name} is in use on this machine")
+
+        for name in RUNNING:
+            ip, rbase, _, _ = PARTIES[name]
+            pdir = os.path.join(base, name)
+            data_dir = os.path.join(pdir, "data")
+            os.makedirs(data_dir)
+            rproc, redis_url, _ = start_redis(pdir, password=f"pw-{name}-x1")
+            started.append(rproc)
+            log = os.path.join(pdir, "ray.log")
+            rp = subprocess.Popen(
+                ray_start_cmd(name, ip, rbase, os.path.join(base, f"r{name[0]}")),
+                stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True, cwd=pdir,
+                env={k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")},
+            )
+            started.append(rp)
+            cfgd = {
+                "party": name,
+                "node_id": f"{name}-head",
+                "node_ip": ip,
+                "ray_address": f"{ip}:{rbase}",
+                "redis_url": redis_url,
+                "queue": "secretflow_queue",
+                "data_dir": data_dir,
+                "work_dir": os.path.join(pdir, "work"),
+                "job_slots": JOB_SLOTS,
+                "peer_timeout_s": PEER_TIMEOUT_S,
+                "job_timeout_s": 300,
+                "slot_wait_timeout_s": 120,
+                "concurrency": 2,
+                "parties": {p: {"external_ip": v[0], "fed_port": v[2], "spu_port": v[3]} for p, v in PARTIES.items()},
+                "spu_runtime_config": {"protocol": "SEMI2K", "field": "FM128"},
+            }
+            config_path = os.path.join(pdir, "config.yml")
+            with open(config_path, "w") as f:
+                json.dump(cfgd, f)  # JSON is valid YAML
+            parties[name] = Party(name, ip, redis_url, config_path, data_dir, f"{ip}:{rbase}", f"{name}-head",
+                                  procs={"redis": rproc, "ray": rp}, logs={"ray": log})
+
+        for p in parties.values():
+            _wait_gcs(p.ray_address)
+        ray_ready = time.monotonic() - t0
+
+        for p in parties.values():
+            log = os.path.join(os.path.dirname(p.config_path), "worker.log")
+            env = dict(os.environ)
+            env["RAY_ADDRESS"] = "10.255.255.1:6379"  # hygiene check: the worker must ignore this
+            env["PYTHONUNBUFFERED"] = "1"
+            wp = subprocess.Popen(
+                [os.path.join(BIN, "sfworker"), "--config", p.config_path, "worker"],
+                stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True, env=env,
+                cwd=os.path.dirname(p.config_path),  # Ray/SPU write spu.log etc. into the cwd
+            )
+            started.append(wp)
+            p.procs["worker"] = wp
+            p.logs["worker"] = log
+            p.app = make_client(p.redis_url)
+
+        for p in parties.values():
+            r = p.send("tasks.secretflow.hello.hello_task")
+            r.get(timeout=60)
+        workers_ready = time.monotonic() - t0
+        print(f"\n[integration] Ray heads up after {ray_ready:.1f}s, workers answering after {workers_ready:.1f}s "
+              f"(base dir {base})", file=sys.stderr)
+        yield parties
+    finally:
+        t = time.monotonic()
+        # drop AsyncResults and close the clients while Redis is still up (their __del__ talks to Redis)
+        import gc
+
+        from celery.result import AsyncResult
+
+        gc.collect()
+        for o in gc.get_objects():
+            if isinstance(o, AsyncResult) and o.backend is not None:
+                try:
+                    o.backend.remove_pending_result(o)
+                except Exception:  # noqa: BLE001
+                    pass
+                o.backend = None
+        for p in parties.values():
+            if p.app is not None:
+                p.app.close()
+                p.app = None
+        for p in reversed(started):
+            _kill_group(p)
+        leftovers = _kill_by_cmdline(base)
+        print(f"\n[integration] teardown {time.monotonic() - t:.1f}s; leftover processes killed: {leftovers}",
+              file=sys.stderr)
+        if os.environ.get("SFW_KEEP_TMP") != "1":
+            shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def dump_logs_on_failure(two_parties, request):
+    yield
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        for p in two_parties.values():
+            for kind, path in p.logs.items():
+                try:
+                    tail = open(path, "rb").read()[-6000:].decode("utf-8", "replace")
+                except OSError:
+                    continue
+                print(f"\n===== {p.name} {kind} log tail ({path}) =====\n{tail}", file=sys.stderr)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)

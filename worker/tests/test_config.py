@@ -1,0 +1,137 @@
+import copy
+import json
+import os
+
+import pytest
+import yaml
+
+from sfworker.config import (
+    CONFIG_ENV_VAR, DEFAULT_CONFIG_PATH, load_config, parse_config, ray_driver_node_ip, redact_url,
+    resolve_config_path,
+)
+from sfworker.errors import ConfigError
+
+from helpers import base_config
+
+
+def test_good_yaml_and_defaults(tmp_path, data_dir):
+    raw = base_config(data_dir)
+    for k in ("queue", "work_dir", "job_slots", "peer_timeout_s", "job_timeout_s", "spu_runtime_config"):
+        raw.pop(k)
+    p = tmp_path / "config.yml"
+    p.write_text(yaml.safe_dump(raw))
+    cfg = load_config(str(p))
+    assert cfg.party == "alice" and cfg.node_id == "alice-head"
+    assert cfg.queue == "secretflow_queue"
+    assert cfg.job_slots == 10 and cfg.peer_timeout_s == 120 and cfg.job_timeout_s == 3600
+    assert cfg.spu_runtime_config == {"protocol": "SEMI2K", "field": "FM128"}
+    assert cfg.me.fed_address(3) == "127.0.0.1:19003"
+    assert cfg.parties["bob"].spu_address(0) == "127.0.0.2:19500"
+    assert cfg.worker_name == "sfworker@alice-head"
+    assert cfg.source_path == str(p)
+
+
+def test_good_json(tmp_path, data_dir):
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps(base_config(data_dir, node_id="n1")))
+    assert load_config(str(p)).node_id == "n1"
+
+
+def test_node_id_defaults_to_party_head(data_dir):
+    raw = base_config(data_dir)
+    raw.pop("node_id")
+    assert parse_config(raw).node_id == "alice-head"
+
+
+def test_path_resolution(monkeypatch):
+    monkeypatch.delenv(CONFIG_ENV_VAR, raising=False)
+    assert resolve_config_path(None) == DEFAULT_CONFIG_PATH
+    monkeypatch.setenv(CONFIG_ENV_VAR, "/x/env.yml")
+    assert resolve_config_path(None) == "/x/env.yml"
+    assert resolve_config_path("/x/cli.yml") == "/x/cli.yml"
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(str(tmp_path / "nope.yml"))
+
+
+def test_invalid_yaml(tmp_path):
+    p = tmp_path / "c.yml"
+    p.write_text("party: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(str(p))
+
+
+def test_redis_password_file(tmp_path, data_dir):
+    pw = tmp_path / "pw"
+    pw.write_text("p@ss:word\n")
+    cfg = parse_config(base_config(data_dir, redis_url="redis://127.0.0.1:16379/0", redis_password_file=str(pw)))
+    assert cfg.redis_url == "redis://:p%40ss%3Aword@127.0.0.1:16379/0"
+    assert "p%40ss" not in cfg.redacted_redis_url() and "***" in cfg.redacted_redis_url()
+
+
+def test_redact_url():
+    assert redact_url("redis://:pw@h:1/0") == "redis://:***@h:1/0"
+    assert redact_url("redis://h:1/0") == "redis://h:1/0"
+
+
+def test_ray_driver_node_ip(data_dir):
+    assert ray_driver_node_ip(parse_config(base_config(data_dir))) is None  # 127.0.0.1: Ray rewrites it
+    assert ray_driver_node_ip(parse_config(base_config(data_dir, node_ip="127.0.0.2"))) == "127.0.0.2"
+    assert ray_driver_node_ip(parse_config(base_config(data_dir, ray_node_ip="10.1.1.1"))) == "10.1.1.1"
+
+
+def _mut(data_dir, fn):
+    raw = copy.deepcopy(base_config(data_dir))
+    fn(raw)
+    return raw
+
+
+BAD = [
+    ("party", lambda r: r.pop("party"), "'party'.*required"),
+    ("party-type", lambda r: r.update(party=5), "'party'.*non-empty string"),
+    ("node_ip", lambda r: r.pop("node_ip"), "'node_ip'.*required"),
+    ("node_ip-garbage", lambda r: r.update(node_ip="not an ip"), "'node_ip'"),
+    ("ray_address", lambda r: r.pop("ray_address"), "'ray_address'.*required"),
+    ("ray_address-port", lambda r: r.update(ray_address="127.0.0.1"), "'ray_address'.*HOST:PORT"),
+    ("redis_url", lambda r: r.pop("redis_url"), "'redis_url'.*required"),
+    ("redis_url-scheme", lambda r: r.update(redis_url="http://x:1"), "'redis_url'.*redis://"),
+    ("redis_password_file", lambda r: r.update(redis_password_file="/nonexistent/pw"), "'redis_password_file'"),
+    ("data_dir-missing", lambda r: r.pop("data_dir"), "'data_dir'.*required"),
+    ("data_dir-relative", lambda r: r.update(data_dir="data"), "'data_dir'.*absolute"),
+    ("data_dir-absent", lambda r: r.update(data_dir="/nonexistent/dir"), "'data_dir'.*does not exist"),
+    ("work_dir", lambda r: r.update(work_dir="rel"), "'work_dir'.*absolute"),
+    ("job_slots-zero", lambda r: r.update(job_slots=0), "'job_slots'.*>= 1"),
+    ("job_slots-str", lambda r: r.update(job_slots="10"), "'job_slots'.*integer"),
+    ("job_slots-bool", lambda r: r.update(job_slots=True), "'job_slots'.*integer"),
+    ("peer_timeout_s", lambda r: r.update(peer_timeout_s=-1), "'peer_timeout_s'.*positive"),
+    ("job_timeout_s", lambda r: r.update(job_timeout_s="long"), "'job_timeout_s'.*positive"),
+    ("slot_lock_ttl_s", lambda r: r.update(slot_lock_ttl_s=1), "'slot_lock_ttl_s'"),
+    ("concurrency", lambda r: r.update(concurrency=0), "'concurrency'"),
+    ("log_level", lambda r: r.update(log_level="loud"), "'log_level'"),
+    ("unknown-top", lambda r: r.update(ray_adress="x:1"), "'ray_adress'.*unknown key"),
+    ("parties-missing", lambda r: r.pop("parties"), "'parties'.*required"),
+    ("parties-empty", lambda r: r.update(parties={}), "'parties'.*required"),
+    ("parties-self", lambda r: r["parties"].pop("alice"), "'parties'.*own party 'alice'"),
+    ("party-not-map", lambda r: r["parties"].update(bob="127.0.0.2"), "'parties.bob'.*mapping"),
+    ("party-ip", lambda r: r["parties"]["bob"].pop("external_ip"), "'parties.bob.external_ip'.*required"),
+    ("party-fed_port", lambda r: r["parties"]["bob"].pop("fed_port"), "'parties.bob.fed_port'.*required"),
+    ("party-fed_port-range", lambda r: r["parties"]["bob"].update(fed_port=65530), "'parties.bob.fed_port'.*<="),
+    ("party-spu_port-type", lambda r: r["parties"]["bob"].update(spu_port="19500"), "'parties.bob.spu_port'.*integer"),
+    ("party-overlap", lambda r: r["parties"]["bob"].update(spu_port=19005), "'parties.bob.spu_port'.*overlap"),
+    ("party-unknown-key", lambda r: r["parties"]["bob"].update(port=1), "'parties.bob.port'.*unknown key"),
+    ("spu_runtime_config", lambda r: r.update(spu_runtime_config=[1]), "'spu_runtime_config'.*mapping"),
+    ("spu_runtime_config-protocol", lambda r: r.update(spu_runtime_config={"protocol": 1}), "'spu_runtime_config.protocol'"),
+]
+
+
+@pytest.mark.parametrize("name,mutate,pattern", BAD, ids=[b[0] for b in BAD])
+def test_bad_config(data_dir, name, mutate, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        parse_config(_mut(data_dir, mutate))
+
+
+def test_top_level_not_mapping():
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        parse_config(["a"])

@@ -1,0 +1,178 @@
+import copy
+import os
+
+import pytest
+
+from sfworker.config import parse_config
+from sfworker.errors import ParamsError
+from sfworker.params import build_job_spec, job_name_for, peer_addresses, ports_of, slot_for
+
+from helpers import base_config
+
+
+def psi_params(data_dir):
+    return {
+        "task_config": {
+            "task_type": "psi",
+            "keys": ["id"],
+            "input_paths": {"alice": "alice.csv", "bob": "/data/bob.csv"},
+            "output_paths": {"alice": "out/alice_psi.csv", "bob": "/data/out/bob_psi.csv"},
+            "receiver_party": "alice",
+            "protocol": "ECDH_PSI_2PC",
+            "sort": True,
+        },
+        "sf_init_config": {},
+        "spu_config": {"runtime_config": {"field": "FM64"}},
+    }
+
+
+def sum_params():
+    return {"task_config": {"task_type": "secure_sum", "input_paths": {"alice": "alice.csv", "bob": "b.csv"}, "column": "x"}}
+
+
+def test_psi_spec(cfg, data_dir):
+    spec = build_job_spec(cfg, "req-1", psi_params(data_dir))
+    slot = slot_for("req-1", 10)
+    assert spec["job_slot"] == slot and spec["job_slot_source"].startswith("sha256")
+    assert spec["job_name"] == job_name_for("req-1")
+    assert spec["parties"] == ["alice", "bob"]
+    assert spec["ray_address"] == "127.0.0.1:16380"
+    assert spec["ray_node_ip"] is None
+    cc = spec["cluster_config"]
+    assert cc["self_party"] == "alice"
+    assert cc["parties"] == {
+        "alice": {"address": f"127.0.0.1:{19000 + slot}", "listen_addr": f"0.0.0.0:{19000 + slot}"},
+        "bob": {"address": f"127.0.0.2:{19000 + slot}", "listen_addr": f"0.0.0.0:{19000 + slot}"},
+    }
+    nodes = spec["spu_cluster_def"]["nodes"]
+    assert nodes == [
+        {"party": "alice", "address": f"127.0.0.1:{19500 + slot}", "listen_address": f"0.0.0.0:{19500 + slot}"},
+        {"party": "bob", "address": f"127.0.0.2:{19500 + slot}", "listen_address": f"0.0.0.0:{19500 + slot}"},
+    ]
+    assert all("listen_addr" not in n for n in nodes)
+    assert spec["spu_cluster_def"]["runtime_config"] == {"protocol": "SEMI2K", "field": "FM64"}
+    assert spec["spu_link_desc"]["connect_retry_times"] == 120
+    tc = spec["task_config"]
+    assert tc["input_paths"]["alice"] == os.path.join(os.path.realpath(data_dir), "alice.csv")
+    assert tc["input_paths"]["bob"] == "/data/bob.csv"  # the peer's path is the peer's business
+    assert tc["output_paths"]["alice"].endswith("/out/alice_psi.csv")
+    assert tc["protocol"] == "ECDH_PSI_2PC" and tc["sort"] is True and tc["receiver_party"] == "alice"
+    assert ports_of(spec) == {"fed_port": 19000 + slot, "spu_port": 19500 + slot}
+    assert peer_addresses(spec) == {"bob": f"127.0.0.2:{19000 + slot}"}
+
+
+def test_same_spec_fields_in_every_party(data_dir):
+    a = build_job_spec(parse_config(base_config(data_dir)), "req-42", sum_params())
+    bob_dir = os.path.join(data_dir, "bobdir")
+    os.mkdir(bob_dir)
+    open(os.path.join(bob_dir, "b.csv"), "w").write("x\n1\n")
+    b = build_job_spec(parse_config(base_config(bob_dir, party="bob", node_id="bob-head", node_ip="127.0.0.2")),
+                       "req-42", sum_params())
+    for k in ("job_name", "job_slot", "parties"):
+        assert a[k] == b[k]
+    assert a["cluster_config"]["parties"] == b["cluster_config"]["parties"]
+    assert a["spu_cluster_def"] == b["spu_cluster_def"]
+    assert b["cluster_config"]["self_party"] == "bob" and b["ray_node_ip"] == "127.0.0.2"
+
+
+def test_explicit_slot(cfg, data_dir):
+    p = sum_params()
+    p["task_config"]["job_slot"] = 7
+    spec = build_job_spec(cfg, "r", p)
+    assert spec["job_slot"] == 7 and spec["cluster_config"]["parties"]["bob"]["address"] == "127.0.0.2:19007"
+    p = sum_params()
+    p["sf_init_config"] = {"job_slot": 2}
+    assert build_job_spec(cfg, "r", p)["job_slot"] == 2
+
+
+def test_overrides(cfg):
+    p = sum_params()
+    p["sf_init_config"] = {"address": "10.0.0.1:6379", "job_name": "custom_job", "peer_timeout_s": 5,
+                           "cross_silo_comm_options": {"timeout_in_ms": 1000}}
+    p["spu_config"] = {"link_desc": {"recv_timeout_ms": 1000}}
+    spec = build_job_spec(cfg, "r", p)
+    assert spec["ray_address"] == "10.0.0.1:6379" and spec["job_name"] == "custom_job"
+    assert spec["peer_timeout_s"] == 5 and spec["spu_link_desc"]["connect_retry_times"] == 5
+    assert spec["cross_silo_comm_options"] == {"timeout_in_ms": 1000}
+    assert spec["spu_link_desc"]["recv_timeout_ms"] == 1000
+
+
+def _with(base, fn):
+    p = copy.deepcopy(base)
+    fn(p)
+    return p
+
+
+def tc(p):
+    return p["task_config"]
+
+
+BAD_PSI = [
+    ("missing-keys", lambda p: tc(p).pop("keys"), r"task_config.keys is required"),
+    ("empty-keys", lambda p: tc(p).update(keys=[]), r"task_config.keys must be a non-empty list"),
+    ("keys-type", lambda p: tc(p).update(keys=5), r"task_config.keys must be"),
+    ("missing-input", lambda p: tc(p).pop("input_paths"), r"task_config.input_paths is required"),
+    ("missing-output", lambda p: tc(p).pop("output_paths"), r"task_config.output_paths is required"),
+    ("missing-receiver", lambda p: tc(p).pop("receiver_party"), r"task_config.receiver_party is required"),
+    ("receiver-not-in-job", lambda p: tc(p).update(receiver_party="carol"), r"receiver_party 'carol' is not one of"),
+    ("unknown-party", lambda p: tc(p)["input_paths"].update(dave="d.csv"), r"unknown party 'dave'"),
+    ("self-not-in-job", lambda p: tc(p).update(input_paths={"bob": "b", "carol": "c"}, output_paths={"bob": "b", "carol": "c"}, receiver_party="bob"),
+     r"this party 'alice' is not part of the job"),
+    ("one-party", lambda p: tc(p).update(input_paths={"alice": "alice.csv"}, output_paths={"alice": "o.csv"}), r"at least 2 parties"),
+    ("party-mismatch", lambda p: tc(p)["output_paths"].pop("bob"), r"at least 2 parties|differ from input_paths"),
+    ("protocol", lambda p: tc(p).update(protocol="MAGIC_PSI"), r"unsupported protocol 'MAGIC_PSI'"),
+    ("2pc-with-3", lambda p: (tc(p)["input_paths"].update(carol="c.csv"), tc(p)["output_paths"].update(carol="c.csv")), r"needs 2 parties, got 3"),
+    ("sort-type", lambda p: tc(p).update(sort="yes"), r"task_config.sort must be"),
+    ("path-outside", lambda p: tc(p)["input_paths"].update(alice="../../etc/passwd"), r"input_paths.alice.*outside the data directory"),
+    ("abs-outside", lambda p: tc(p)["output_paths"].update(alice="/tmp/evil.csv"), r"output_paths.alice.*outside the data directory"),
+    ("input-missing", lambda p: tc(p)["input_paths"].update(alice="nope.csv"), r"input_paths.alice.*does not exist"),
+    ("peer-path-empty", lambda p: tc(p)["input_paths"].update(bob=""), r"input_paths.bob: must be a non-empty string"),
+    ("unknown-task-key", lambda p: tc(p).update(colum="x"), r"unknown key\(s\) colum"),
+    ("slot-range", lambda p: tc(p).update(job_slot=10), r"job_slot must be in 0..9"),
+    ("slot-type", lambda p: tc(p).update(job_slot="1"), r"job_slot must be an integer"),
+    ("slot-disagree", lambda p: (tc(p).update(job_slot=1), p.update(sf_init_config={"job_slot": 2})), r"disagree"),
+    ("sf-parties", lambda p: p.update(sf_init_config={"parties": ["alice", "bob"]}), r"simulation mode"),
+    ("sf-unknown", lambda p: p.update(sf_init_config={"num_cpus": 4}), r"sf_init_config: unknown key\(s\) num_cpus"),
+    ("sf-address-local", lambda p: p.update(sf_init_config={"address": "local"}), r"HOST:PORT of this party.s Ray head"),
+    ("sf-job-name", lambda p: p.update(sf_init_config={"job_name": "bad name!"}), r"job_name must match"),
+    ("sf-peer-timeout", lambda p: p.update(sf_init_config={"peer_timeout_s": 0}), r"peer_timeout_s must be"),
+    ("spu-unknown", lambda p: p.update(spu_config={"runtime": {}}), r"spu_config: unknown key"),
+    ("spu-link-unknown", lambda p: p.update(spu_config={"link_desc": {"retry": 1}}), r"link_desc: unknown key"),
+    ("top-unknown", lambda p: p.update(task_cfg={}), r"task_params: unknown key\(s\) task_cfg"),
+    ("no-task-config", lambda p: p.pop("task_config"), r"task_config is required"),
+    ("no-task-type", lambda p: tc(p).pop("task_type"), r"task_type is required"),
+    ("unknown-task-type", lambda p: tc(p).update(task_type="train_nn"), r"unknown task type 'train_nn'"),
+]
+
+
+@pytest.mark.parametrize("name,mutate,pattern", BAD_PSI, ids=[b[0] for b in BAD_PSI])
+def test_bad_psi_params(cfg, data_dir, name, mutate, pattern):
+    with pytest.raises(ParamsError, match=pattern):
+        build_job_spec(cfg, "req-1", _with(psi_params(data_dir), mutate))
+
+
+BAD_SUM = [
+    ("no-column", lambda p: tc(p).pop("column"), r"task_config.column is required"),
+    ("column-type", lambda p: tc(p).update(column=3), r"task_config.column must be"),
+    ("no-inputs", lambda p: tc(p).pop("input_paths"), r"input_paths is required"),
+    ("inputs-type", lambda p: tc(p).update(input_paths=["a"]), r"input_paths must be"),
+    ("unknown-party", lambda p: tc(p).update(input_paths={"alice": "alice.csv", "zed": "z"}), r"unknown party 'zed'.*alice, bob, carol"),
+]
+
+
+@pytest.mark.parametrize("name,mutate,pattern", BAD_SUM, ids=[b[0] for b in BAD_SUM])
+def test_bad_sum_params(cfg, name, mutate, pattern):
+    with pytest.raises(ParamsError, match=pattern):
+        build_job_spec(cfg, "req-1", _with(sum_params(), mutate))
+
+
+@pytest.mark.parametrize("tid", [None, "", 5, "a b", "x" * 201, "../x", "-lead"])
+def test_bad_task_request_id(cfg, tid):
+    with pytest.raises(ParamsError, match="task_request_id"):
+        build_job_spec(cfg, tid, sum_params())
+
+
+@pytest.mark.parametrize("params", [None, [], "x"])
+def test_task_params_not_mapping(cfg, params):
+    with pytest.raises(ParamsError, match="task_params must be a mapping"):
+        build_job_spec(cfg, "r", params)
