@@ -29,7 +29,7 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed ## the pinned controller tooling in .venv
 
-test: unit lint sanity install-check worker-test ## everything CI runs (README's test command)
+test: unit lint sanity install-check worker-test molecule ## everything CI runs (README's test command)
 
 unit: venv ## pytest unit tests (plan, validation, plugins, controller-only playbooks)
 	$(VENV)/bin/python -m pytest tests/unit -q

@@ -1,0 +1,26 @@
+# Harness: "servers" as Docker-in-Docker containers on this machine - the sandbox and the molecule scenario.
+# See docs/harness.md. Included by the main Makefile (`-include mk/*.mk`), which defines VENV and `venv`.
+SANDBOX_INVENTORY ?= inventories/sandbox
+SANDBOX_PLAYBOOK ?= site.yml
+
+.PHONY: sandbox sandbox-down molecule harness-engine harness-images
+
+harness-engine: ## start a Docker engine on this machine if none answers (apt install docker.io, dockerd)
+	@scripts/docker-engine.sh
+
+harness-images: harness-engine ## build the harness images without a registry (cached by content hash)
+	@scripts/build-images.sh
+
+# Safe to run again: existing servers are kept, the deployment converges with changed=0.
+sandbox: venv harness-images ## servers alice-1, alice-2, bob-1 as containers, then site.yml on them
+	@echo ">>> sandbox: creating servers from $(SANDBOX_INVENTORY) (molecule/shared/create.yml)"
+	$(VENV)/bin/ansible-playbook -i $(SANDBOX_INVENTORY) molecule/shared/create.yml
+	@echo ">>> sandbox: ansible-playbook $(SANDBOX_PLAYBOOK) -i $(SANDBOX_INVENTORY)"
+	$(VENV)/bin/ansible-playbook -i $(SANDBOX_INVENTORY) $(SANDBOX_PLAYBOOK)
+
+sandbox-down: venv harness-engine ## remove the sandbox servers, their volumes and network
+	$(VENV)/bin/ansible-playbook -i $(SANDBOX_INVENTORY) molecule/shared/destroy.yml
+
+# Own servers (network sfops-molecule, 172.31.1.0/24): can run while a sandbox exists.
+molecule: venv harness-images ## molecule test: create, prepare, converge, idempotence, verify, destroy
+	. $(VENV)/bin/activate && molecule test
