@@ -29,6 +29,11 @@ RAY_ADDRESS_ENV_RE = re.compile(r'^RAY_.*ADDR', re.IGNORECASE)
 
 RAY_ROLES = ('head', 'worker')
 
+# Custom Ray resource only the party head offers. The worker pins RayFed's proxies and the SPU runtimes to it
+# (a tiny fraction each), because other parties dial the head's external address for the fed and SPU ports.
+GATEWAY_RESOURCE = 'sf_gateway'
+GATEWAY_CAPACITY = 1000
+
 # Fixed ports every node (head or worker) binds, in the order they appear in ``ray start``.
 NODE_PORTS = (
     ('sf_ray_node_manager_port', '--node-manager-port'),
@@ -61,7 +66,7 @@ HOST_VARS = ('sf_node_id', 'sf_node_ip', 'sf_external_ip', 'sf_ray_role', 'sf_wo
 # ``ray start`` flags the plan owns; sf_ray_start_extra_args may not repeat them.
 MANAGED_RAY_FLAGS = frozenset(['--head', '--address', '--node-ip-address', '--node-name', '--min-worker-port',
                                '--max-worker-port', '--worker-port-list', '--labels', '--include-dashboard',
-                               '--disable-usage-stats', '--block', '--dashboard-port'] +
+                               '--disable-usage-stats', '--block', '--dashboard-port', '--resources'] +
                               [flag for _var, flag in NODE_PORTS + HEAD_PORTS if flag])
 # Variables that describe the whole deployment: every managed host must see the same value.
 DEPLOYMENT_VARS = ('sf_peer_parties', 'sf_spu_runtime_config')
@@ -384,6 +389,7 @@ def ray_start_argv(node, party, head_ip, ray_port, extra_args=None):
         argv.append('%s=%d' % (flag, p[var]))
     if node['role'] == 'head':
         argv.append('--ray-client-server-port=%d' % p['sf_ray_client_server_port'])
+        argv.append('--resources=%s' % json.dumps({GATEWAY_RESOURCE: GATEWAY_CAPACITY}, separators=(',', ':')))
     argv += ['--min-worker-port=%d' % p['sf_ray_min_worker_port'],
              '--max-worker-port=%d' % p['sf_ray_max_worker_port'],
              '--labels=%s' % json.dumps({'sf_node_id': node['node_id'], 'sf_party': party},
@@ -660,3 +666,57 @@ def summary_lines(plan):
             lines.append('    %-7s %s node_id=%s ip=%s external=%s'
                          % (n['role'], host, n['node_id'], n['node_ip'], n['external_ip']))
     return lines
+
+
+def worker_config(plan, host, settings):
+    """The sfworker configuration of ``host`` (docs/worker.md), derived from the plan.
+
+    ``settings`` carries what is not in the plan: ``queue``, ``data_dir``, ``concurrency``, ``peer_timeout_s``,
+    ``job_timeout_s``, ``log_level``, and either ``redis_url`` (an external Redis) or ``redis_password_file``
+    (the party's own Redis on its head, whose address comes from the plan).
+    """
+    party = plan['hosts'][host]
+    p = plan['parties'][party]
+    node = p['nodes'][host]
+    config = {
+        'party': party,
+        'node_id': node['node_id'],
+        'node_ip': node['node_ip'],
+        'ray_address': p['ray_address'],
+        'job_slots': plan['job_slots'],
+        'parties': {
+            name: {'external_ip': q['external_ip'], 'fed_port': q['fed_port'], 'spu_port': q['spu_port']}
+            for name, q in plan['parties'].items()
+        },
+        'spu_runtime_config': dict(plan['spu_cluster_def']['runtime_config']),
+        'gateway_resource': GATEWAY_RESOURCE,
+    }
+    for key in ('queue', 'data_dir', 'log_level'):
+        config[key] = str(settings[key])
+    for key in ('concurrency', 'peer_timeout_s', 'job_timeout_s'):
+        config[key] = int(settings[key])
+    if settings.get('redis_url'):
+        config['redis_url'] = settings['redis_url']
+    else:
+        config['redis_url'] = 'redis://%s/0' % hostport(p['redis']['host'], p['redis']['port'])
+        config['redis_password_file'] = settings['redis_password_file']
+    return config
+
+
+def party_manifest(plan, party):
+    """What one party's servers need to know about the deployment: their own party in full (nodes, ports,
+    cluster_config) and, for every other party, only what is reachable from outside (external address and the
+    fed/SPU ranges) - never another party's internal IPs."""
+    own = plan['parties'][party]
+    return {
+        'version': plan['version'],
+        'party': party,
+        'job_slots': plan['job_slots'],
+        'party_order': list(plan['party_order']),
+        'self': own,
+        'parties': {
+            name: {key: p[key] for key in ('managed', 'external_ip', 'fed_port', 'spu_port', 'fed_ports', 'spu_ports')}
+            for name, p in plan['parties'].items()
+        },
+        'spu_cluster_def': plan['spu_cluster_def'],
+    }

@@ -72,13 +72,16 @@ def cmd_healthcheck(args) -> int:
     except Exception as e:  # noqa: BLE001
         ping = {"error": f"{type(e).__name__}: {e}"}
     worker_ok = cfg.worker_name in ping
-    ray_ok = bool(ray.get("reachable")) and ray.get("alive_nodes", 0) > 0
+    # healthy = the GCS answers AND this node (its --node-name) is alive in it: a worker node whose own
+    # raylet died is unhealthy even though its head still answers.
+    ray_ok = ray.get("status") == "healthy"
     report = {"ok": worker_ok and ray_ok, "worker": cfg.worker_name, "worker_ping": ping, "ray": ray}
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
+        problem = ray.get('error') or ray.get('warning')
         print(f"ray: {'ok' if ray_ok else 'FAIL'} ({ray.get('alive_nodes', 0)} alive node(s) at {cfg.ray_address}"
-              f"{'; ' + str(ray.get('error')) if ray.get('error') else ''}); "
+              f"{'; ' + str(problem) if problem else ''}); "
               f"worker {cfg.worker_name}: {'ok' if worker_ok else 'FAIL (no ping reply)'}")
     return 0 if report["ok"] else 1
 

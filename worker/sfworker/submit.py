@@ -83,7 +83,24 @@ def _parse_party(s: str):
 
 
 def cmd_submit(args) -> int:
-    brokers = dict(_parse_party(s) for s in args.party)
+    if args.party:
+        brokers = dict(_parse_party(s) for s in args.party)
+    else:
+        # No --party: this node's own party and broker, from the worker's config file (--config /
+        # $SFWORKER_CONFIG), so no password appears on a command line. Each organisation submits the
+        # same job (same --task-request-id) to its own party this way.
+        from .config import load_config
+        from .errors import ConfigError
+
+        try:
+            cfg = load_config(args.config)
+        except ConfigError as e:
+            raise SystemExit(f"sfworker submit: no --party given and {e}")
+        brokers = {cfg.party: cfg.redis_url}
+        if args.queue is None:
+            args.queue = cfg.queue
+    if args.queue is None:
+        args.queue = "secretflow_queue"
     params = None
     if args.task == EXECUTE_TASK:
         if args.params_json:
@@ -100,12 +117,13 @@ def cmd_submit(args) -> int:
 
 def add_submit_parser(sub) -> None:
     s = sub.add_parser("submit", help="send a job to several parties' brokers and wait for all results (JSON)")
-    s.add_argument("--party", action="append", required=True, metavar="NAME=REDIS_URL",
-                   help="a party and its broker URL (repeat for every party)")
+    s.add_argument("--party", action="append", metavar="NAME=REDIS_URL",
+                   help="a party and its broker URL (repeat for every party); default: this node's own party "
+                        "and broker from the worker config file")
     s.add_argument("--params", help="task_params JSON file ('-' for stdin)")
     s.add_argument("--params-json", help="task_params as a JSON string")
     s.add_argument("--task-request-id", help="default: a random job-<hex>")
-    s.add_argument("--queue", default="secretflow_queue")
+    s.add_argument("--queue", default=None, help="default: the config's queue, else secretflow_queue")
     s.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for all results")
     s.add_argument("--task", default=EXECUTE_TASK,
                    help="task name (default execute_task; e.g. tasks.secretflow.hello.hello_task)")

@@ -80,3 +80,18 @@ def test_celery_settings_json_only(cfg):
     assert c.task_default_queue == "secretflow_queue" and c.worker_prefetch_multiplier == 1
     assert {EXECUTE_TASK, HEALTH_TASK, HELLO_TASK} <= set(app.tasks)
     assert EXECUTE_TASK == "tasks.secretflow.execute_task"
+
+
+def test_submit_defaults_to_own_party_from_config(tmp_path, data_dir, redis_server):
+    """Without --party, submit sends to this node's own party and broker (no password on the command line)."""
+    p = tmp_path / "c.yml"
+    p.write_text(yaml.safe_dump(base_config(data_dir, redis_url=redis_server)))
+    cp = run(["--config", str(p), "submit", "--task", "tasks.secretflow.hello.hello_task", "--timeout", "1"])
+    assert cp.returncode == 1, cp.stdout + cp.stderr  # nobody consumes the queue: a timeout, reported per party
+    out = json.loads(cp.stdout)
+    assert list(out["results"]) == ["alice"] and out["results"]["alice"]["state"] == "TIMEOUT"
+
+
+def test_submit_without_party_or_config_says_why(tmp_path):
+    cp = run(["--config", str(tmp_path / "missing.yml"), "submit", "--params-json", "{}"])
+    assert cp.returncode != 0 and "no --party given" in cp.stderr

@@ -408,7 +408,7 @@ def test_extra_ray_args():
 
 
 @pytest.mark.parametrize('args', [['--port=1234'], ['--block'], ['num-cpus=8'], '--num-cpus=8',
-                                  ['--node-name=x']])
+                                  ['--node-name=x'], ['--resources={"gpu_x": 1}']])
 def test_extra_ray_args_refused(args):
     inv = two_parties()
     inv['hosts']['alice-2']['sf_ray_start_extra_args'] = args
@@ -494,6 +494,8 @@ def test_head_ray_start_argv(plan):
         assert flag in argv, flag
     labels = [a for a in argv if a.startswith('--labels=')]
     assert json.loads(labels[0][len('--labels='):]) == {'sf_node_id': 'alice-head', 'sf_party': 'alice'}
+    resources = [a for a in argv if a.startswith('--resources=')]
+    assert json.loads(resources[0][len('--resources='):]) == {planlib.GATEWAY_RESOURCE: planlib.GATEWAY_CAPACITY}
     assert argv[-1] == '--block'
     assert not any(a.startswith('--address') for a in argv)
 
@@ -504,6 +506,7 @@ def test_worker_ray_start_argv(plan):
     assert '--head' not in argv and not any(a.startswith('--port=') for a in argv)
     assert '--node-ip-address=10.0.0.12' in argv and '--node-name=alice-w1' in argv
     assert not any(a.startswith('--ray-client-server-port') for a in argv)
+    assert not any(a.startswith('--resources') for a in argv)  # only the head is the party's gateway
     assert argv[-1] == '--block'
 
 

@@ -1,0 +1,78 @@
+# -*- coding: utf-8 -*-
+"""worker_config and party_manifest: what the node role renders, derived from the plan only."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.sfops.secretflow.plugins.filter.party_manifest import FilterModule as ManifestFilters
+from ansible_collections.sfops.secretflow.plugins.filter.worker_config import FilterModule as WorkerFilters
+from ansible_collections.sfops.secretflow.plugins.module_utils import plan as planlib
+from ansible_collections.sfops.secretflow.tests.unit.plugins.module_utils.test_plan import two_parties
+
+SETTINGS = {'queue': 'secretflow_queue', 'data_dir': '/data', 'concurrency': '2', 'peer_timeout_s': 120,
+            'job_timeout_s': '3600', 'log_level': 'info', 'redis_url': '', 'redis_password_file': '/etc/sfops/redis.pw'}
+
+
+@pytest.fixture(name='plan')
+def plan_fixture():
+    inv = two_parties()
+    for host in inv['hosts'].values():
+        host['sf_peer_parties'] = {'carol': {'external_ip': 'carol.example.org', 'fed_port': 29000,
+                                             'spu_port': 29500}}
+    return planlib.build_plan_or_raise(inv)
+
+
+def worker_config(*args):
+    return WorkerFilters().filters()['worker_config'](*args)
+
+
+def party_manifest(*args):
+    return ManifestFilters().filters()['party_manifest'](*args)
+
+
+def test_worker_config_of_a_worker_node(plan):
+    cfg = worker_config(plan, 'alice-2', SETTINGS)
+    assert cfg['party'] == 'alice' and cfg['node_id'] == 'alice-w1' and cfg['node_ip'] == '10.0.0.12'
+    assert cfg['ray_address'] == '10.0.0.11:16380'  # the party head's GCS, not the node's own IP
+    assert cfg['redis_url'] == 'redis://10.0.0.11:16379/0'
+    assert cfg['redis_password_file'] == '/etc/sfops/redis.pw'
+    assert cfg['job_slots'] == 10
+    assert cfg['parties'] == {
+        'alice': {'external_ip': '10.0.0.11', 'fed_port': 19000, 'spu_port': 19500},
+        'bob': {'external_ip': 'bob.example.org', 'fed_port': 19000, 'spu_port': 19500},
+        'carol': {'external_ip': 'carol.example.org', 'fed_port': 29000, 'spu_port': 29500},
+    }
+    assert cfg['spu_runtime_config'] == {'protocol': 'SEMI2K', 'field': 'FM128'}
+    assert cfg['gateway_resource'] == 'sf_gateway'
+    assert cfg['concurrency'] == 2 and cfg['job_timeout_s'] == 3600  # strings from templating become ints
+
+
+def test_worker_config_with_external_redis(plan):
+    cfg = worker_config(plan, 'bob-1', dict(SETTINGS, redis_url='rediss://:pw@redis.bob.internal:6380/2'))
+    assert cfg['redis_url'] == 'rediss://:pw@redis.bob.internal:6380/2'
+    assert 'redis_password_file' not in cfg
+
+
+def test_worker_config_unknown_host(plan):
+    with pytest.raises(AnsibleFilterError, match='nobody'):
+        worker_config(plan, 'nobody', SETTINGS)
+
+
+def test_party_manifest_hides_other_parties_internals(plan):
+    manifest = party_manifest(plan, 'bob')
+    assert manifest['party'] == 'bob' and manifest['self']['head'] == 'bob-1'
+    assert manifest['self']['cluster_config']['self_party'] == 'bob'
+    assert manifest['parties']['alice'] == {'managed': True, 'external_ip': '10.0.0.11', 'fed_port': 19000,
+                                            'spu_port': 19500, 'fed_ports': [19000, 19009],
+                                            'spu_ports': [19500, 19509]}
+    assert manifest['parties']['carol']['managed'] is False
+    assert '10.0.0.12' not in repr(manifest)  # alice's worker node IP is alice's business
+    assert manifest['spu_cluster_def'] == plan['spu_cluster_def']
+
+
+def test_party_manifest_unknown_party(plan):
+    with pytest.raises(AnsibleFilterError):
+        party_manifest(plan, 'dave')
