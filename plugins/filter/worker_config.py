@@ -12,7 +12,7 @@ short_description: The SecretFlow worker configuration of one host, derived from
 version_added: 0.1.0
 author: sfops.secretflow contributors (@sfops)
 description:
-  - Returns the configuration file content of the sfworker running on O(host) (see docs/worker.md): party, node ID
+  - Returns the configuration file content of the sfworker running on O(host) (see docs/worker.md) - party, node ID
     and IP, the party's Ray head address, job slots, every party's external address with its fed and SPU ports,
     the SPU runtime config, and the broker.
 options:
