@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
@@ -27,10 +28,18 @@ _TOP_KEYS = {
     "party", "node_id", "node_ip", "ray_address", "ray_node_ip", "redis_url", "redis_password_file",
     "queue", "data_dir", "work_dir", "job_slots", "peer_timeout_s", "job_timeout_s",
     "slot_wait_timeout_s", "slot_lock_ttl_s", "concurrency", "parties", "spu_runtime_config",
-    "spu_link_desc", "cross_silo_comm_options", "status_list_max", "log_level"
+    "spu_link_desc", "cross_silo_comm_options", "status_list_max", "log_level", "gateway_resource",
 }
 _PARTY_KEYS = {"external_ip", "fed_port", "spu_port"}
 _LOG_LEVELS = {"debug", "info", "warning", "error", "critical"}
+
+# Custom Ray resource that only the party's Ray HEAD has (`ray start --head --resources=
+# '{"sf_gateway": 1000}'`, rendered by the deployment plan). The job pins the actors that must sit
+# behind the party's external address (RayFed proxies, SPU runtime) to it. See sfworker/pinning.py.
+DEFAULT_GATEWAY_RESOURCE = "sf_gateway"
+_GATEWAY_RESOURCE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+# Ray's predefined resources (and the node:<ip> family) are on every node: pinning to them is meaningless.
+_RAY_BUILTIN_RESOURCES = {"CPU", "GPU", "memory", "object_store_memory", "accelerator_type"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,8 @@ class WorkerConfig:
     cross_silo_comm_options: Dict[str, Any] = field(default_factory=dict)
     status_list_max: int = 100
     log_level: str = "info"
+    # None = do not pin (see DEFAULT_GATEWAY_RESOURCE)
+    gateway_resource: Optional[str] = DEFAULT_GATEWAY_RESOURCE
     source_path: Optional[str] = None
 
     @property
@@ -206,6 +217,28 @@ def _hostport(v: str, key: str, source) -> str:
     return v
 
 
+def _gateway_resource(raw: Mapping, source) -> Optional[str]:
+    """Absent -> "sf_gateway"; null or "" -> None (no pinning); else a Ray custom resource name."""
+    if "gateway_resource" not in raw:
+        return DEFAULT_GATEWAY_RESOURCE
+    v = raw["gateway_resource"]
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise _err("gateway_resource", f"must be a string (a Ray custom resource name) or null, got {v!r}", source)
+    v = v.strip()
+    if not v:
+        return None
+    if not _GATEWAY_RESOURCE_RE.match(v):
+        raise _err("gateway_resource",
+                   f"must be a Ray custom resource name ([A-Za-z_][A-Za-z0-9_.-]*, at most 64 characters), got {v!r}",
+                   source)
+    if v in _RAY_BUILTIN_RESOURCES:
+        raise _err("gateway_resource", f"must be a custom resource only the Ray head has, not Ray's built-in {v!r}",
+                   source)
+    return v
+
+
 def parse_config(raw: Any, source: Optional[str] = None) -> WorkerConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"config{' ' + source if source else ''}: top level must be a mapping")
@@ -316,6 +349,7 @@ def parse_config(raw: Any, source: Optional[str] = None) -> WorkerConfig:
         cross_silo_comm_options=_dict(raw, "cross_silo_comm_options", source),
         status_list_max=status_list_max,
         log_level=log_level,
+        gateway_resource=_gateway_resource(raw, source),
         source_path=source,
     )
 

@@ -22,6 +22,9 @@ import traceback
 from typing import Any, Dict, List, Optional
 
 from .envhygiene import scrub_ray_env
+from .pinning import (
+    collect_placement, decide_pinning, fed_proxies_without_cpu, merge_comm_options, pin_spu_runtimes,
+)
 
 
 class PeerTimeoutError(TimeoutError):
@@ -130,6 +133,8 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
     timings: Dict[str, float] = {}
     on_error = False
     sf = None
+    pin_label: Optional[Dict[str, float]] = None
+    pin_note: Optional[str] = None
     t_start = time.monotonic()
     if removed:
         print(f"sfworker.job: removed {sorted(removed)} from the environment", file=sys.stderr, flush=True)
@@ -160,6 +165,25 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
         kwargs: Dict[str, Any] = {}
         if spec.get("ray_node_ip"):
             kwargs["_node_ip_address"] = spec["ray_node_ip"]
+        gateway = spec.get("gateway_resource")
+        if gateway:
+            # Connect to the own Ray cluster first (same arguments secretflow's ray.init gets) to
+            # learn whether the gateway resource exists: the RayFed proxies are created inside
+            # sf.init, so the decision must be made before it. sf.init's own ray.init then just
+            # reuses this connection (ignore_reinit_error).
+            import ray
+
+            ray.init(address=spec["ray_address"], log_to_driver=True, include_dashboard=False, **kwargs)
+            kwargs["ignore_reinit_error"] = True
+            pin_label, pin_note = decide_pinning(gateway, ray.cluster_resources())
+            if pin_note:
+                print(f"sfworker.job: WARNING: {pin_note}", file=sys.stderr, flush=True)
+            if pin_label:
+                comm = merge_comm_options(comm, pin_label)
+                pin_spu_runtimes(pin_label)  # for the rest of this (one-job) process
+                fed_proxies_without_cpu()
+                print(f"sfworker.job: pinning RayFed proxies and SPU runtime to Ray resource {pin_label}",
+                      file=sys.stderr, flush=True)
         sf.init(
             address=spec["ray_address"],
             cluster_config=spec["cluster_config"],
@@ -184,6 +208,10 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
         t = time.monotonic()
         output = task.run(spec["task_config"], rt)
         timings["algorithm"] = round(time.monotonic() - t, 3)
+        t = time.monotonic()
+        output = dict(output or {})
+        output["placement"] = collect_placement(rt, pin_label is not None, spec.get("gateway_resource"), pin_note)
+        timings["placement"] = round(time.monotonic() - t, 3)
         timings["job_total"] = round(time.monotonic() - t_start, 3)
         out.write({"ok": True, "output": output, "timings": timings})
     except BaseException as e:  # noqa: BLE001  includes SystemExit/KeyboardInterrupt from RayFed

@@ -144,6 +144,10 @@ def build_job_spec(cfg: WorkerConfig, task_request_id: Any, task_params: Any) ->
     comm.update(extra_comm)
     if "sending_failure_handler" in comm:
         raise ParamsError("cross_silo_comm_options.sending_failure_handler cannot be given (the worker installs its own)")
+    for key in ("recv_resource_label", "send_resource_label"):
+        # the job adds the gateway resource (config gateway_resource) to these; must stay mappings
+        if comm.get(key) is not None and not isinstance(comm[key], dict):
+            raise ParamsError(f"cross_silo_comm_options.{key} must be a mapping resource -> amount, got {comm[key]!r}")
 
     # ---- SPU
     runtime_config = dict(cfg.spu_runtime_config)
@@ -198,6 +202,7 @@ def build_job_spec(cfg: WorkerConfig, task_request_id: Any, task_params: Any) ->
         "spu_cluster_def": spu_cluster_def,
         "spu_link_desc": link_desc,
         "cross_silo_comm_options": comm,
+        "gateway_resource": cfg.gateway_resource,
         "logging_level": logging_level,
         "peer_timeout_s": peer_timeout_s,
         "job_timeout_s": cfg.job_timeout_s,

@@ -82,6 +82,17 @@ def test_ray_driver_node_ip(data_dir):
     assert ray_driver_node_ip(parse_config(base_config(data_dir, ray_node_ip="10.1.1.1"))) == "10.1.1.1"
 
 
+def test_gateway_resource(data_dir):
+    raw = base_config(data_dir)
+    raw.pop("gateway_resource", None)
+    assert parse_config(raw).gateway_resource == "sf_gateway"  # absent -> default
+    assert parse_config(base_config(data_dir, gateway_resource="edge_gw")).gateway_resource == "edge_gw"
+    assert parse_config(base_config(data_dir, gateway_resource=" gw.1-a ")).gateway_resource == "gw.1-a"
+    assert parse_config(base_config(data_dir, gateway_resource=None)).gateway_resource is None  # off
+    assert parse_config(base_config(data_dir, gateway_resource="")).gateway_resource is None   # off
+    assert parse_config(base_config(data_dir)).to_dict()["gateway_resource"] == "sf_gateway"
+
+
 def _mut(data_dir, fn):
     raw = copy.deepcopy(base_config(data_dir))
     fn(raw)
@@ -122,6 +133,12 @@ BAD = [
     ("party-overlap", lambda r: r["parties"]["bob"].update(spu_port=19005), "'parties.bob.spu_port'.*overlap"),
     ("party-unknown-key", lambda r: r["parties"]["bob"].update(port=1), "'parties.bob.port'.*unknown key"),
     ("spu_runtime_config", lambda r: r.update(spu_runtime_config=[1]), "'spu_runtime_config'.*mapping"),
+    ("gateway_resource-type", lambda r: r.update(gateway_resource=1), "'gateway_resource'.*string"),
+    ("gateway_resource-dict", lambda r: r.update(gateway_resource={"sf_gateway": 1}), "'gateway_resource'.*string"),
+    ("gateway_resource-chars", lambda r: r.update(gateway_resource="sf gateway"), "'gateway_resource'.*custom resource name"),
+    ("gateway_resource-json", lambda r: r.update(gateway_resource='{"sf_gateway":1000}'), "'gateway_resource'.*custom resource name"),
+    ("gateway_resource-builtin", lambda r: r.update(gateway_resource="CPU"), "'gateway_resource'.*built-in 'CPU'"),
+    ("gateway_resource-node", lambda r: r.update(gateway_resource="node:10.0.0.1"), "'gateway_resource'"),
     ("spu_runtime_config-protocol", lambda r: r.update(spu_runtime_config={"protocol": 1}), "'spu_runtime_config.protocol'"),
 ]
 

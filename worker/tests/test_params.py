@@ -95,6 +95,14 @@ def test_overrides(cfg):
     assert spec["peer_timeout_s"] == 5 and spec["spu_link_desc"]["connect_retry_times"] == 5
     assert spec["cross_silo_comm_options"] == {"timeout_in_ms": 1000}
     assert spec["spu_link_desc"]["recv_timeout_ms"] == 1000
+    assert spec["gateway_resource"] == "sf_gateway"
+
+
+def test_gateway_resource_in_spec(data_dir):
+    assert build_job_spec(parse_config(base_config(data_dir, gateway_resource=None)), "r", sum_params())[
+        "gateway_resource"] is None
+    assert build_job_spec(parse_config(base_config(data_dir, gateway_resource="gw")), "r", sum_params())[
+        "gateway_resource"] == "gw"
 
 
 def _with(base, fn):
@@ -136,6 +144,8 @@ BAD_PSI = [
     ("sf-address-local", lambda p: p.update(sf_init_config={"address": "local"}), r"HOST:PORT of this party.s Ray head"),
     ("sf-job-name", lambda p: p.update(sf_init_config={"job_name": "bad name!"}), r"job_name must match"),
     ("sf-peer-timeout", lambda p: p.update(sf_init_config={"peer_timeout_s": 0}), r"peer_timeout_s must be"),
+    ("comm-recv-label", lambda p: p.update(sf_init_config={"cross_silo_comm_options": {"recv_resource_label": "sf_gateway"}}),
+     r"recv_resource_label must be a mapping"),
     ("spu-unknown", lambda p: p.update(spu_config={"runtime": {}}), r"spu_config: unknown key"),
     ("spu-link-unknown", lambda p: p.update(spu_config={"link_desc": {"retry": 1}}), r"link_desc: unknown key"),
     ("top-unknown", lambda p: p.update(task_cfg={}), r"task_params: unknown key\(s\) task_cfg"),

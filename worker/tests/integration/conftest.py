@@ -2,6 +2,13 @@
 and an `sfworker worker` process; a third party "carol" is declared but has nothing running.
 
 alice: 127.0.0.1, bob: 127.0.0.2, carol: 127.0.0.3 (Linux routes all of 127/8 to lo).
+
+alice has TWO Ray nodes, like a multi-node party: its head (127.0.0.1, the party's external
+address, `--num-cpus=1 --resources='{"sf_gateway": 1000}'`) and a worker node `alice-w1`
+(127.0.0.11, `ray start --address=<alice head>`, `--num-cpus=4`, no sf_gateway), and alice's
+sfworker runs on the worker node (node_id alice-w1, Ray driver on that node). Without pinning Ray
+would put the fed proxies and the SPU runtime next to the driver on alice-w1; the tests assert
+they run on alice-head. bob has one Ray node without sf_gateway (unpinned, with a warning).
 RayFed's gRPC server binds [::]:<port> whatever listen_addr says, so on ONE machine the
 parties need distinct fed/SPU ports (on real servers they can all use the same ones).
 """
@@ -35,6 +42,14 @@ PARTIES = {
 }
 JOB_SLOTS = 4
 RUNNING = ["alice", "bob"]
+GATEWAY_RESOURCE = "sf_gateway"
+# party -> Ray node options of its head
+HEAD_OPTS = {
+    "alice": ["--num-cpus=1", f"--resources={json.dumps({GATEWAY_RESOURCE: 1000})}"],
+    "bob": ["--num-cpus=4"],
+}
+# party -> (node name, node ip, ray base port) of an extra Ray worker node; the party's sfworker runs there
+WORKER_NODES = {"alice": ("alice-w1", "127.0.0.11", 31500)}
 
 
 @dataclass
@@ -46,6 +61,8 @@ class Party:
     data_dir: str
     ray_address: str
     node_id: str
+    node_ip: str
+    ray_nodes: List[str] = field(default_factory=list)
     procs: Dict[str, subprocess.Popen] = field(default_factory=dict)
     logs: Dict[str, str] = field(default_factory=dict)
     app: object = None
@@ -118,32 +135,50 @@ def ray_start_cmd(name: str, ip: str, base: int, temp_dir: str) -> List[str]:
         os.path.join(BIN, "ray"), "start", "--head", "--block",
         f"--node-ip-address={ip}",
         f"--port={base}",
+        f"--ray-client-server-port={base + 3}",
+        "--include-dashboard=false",
+        f"--node-name={name}-head",
+        *HEAD_OPTS[name],
+        *_ray_node_flags(base, temp_dir),
+    ]
+
+
+def ray_worker_node_cmd(node_name: str, ip: str, base: int, head_address: str, temp_dir: str) -> List[str]:
+    """A second Ray node of the same party (`ray start --address=<head>`), its own fixed ports."""
+    return [
+        os.path.join(BIN, "ray"), "start", "--block",
+        f"--address={head_address}",
+        f"--node-ip-address={ip}",
+        f"--node-name={node_name}",
+        "--num-cpus=4",  # more CPUs than the head: Ray would rather use this node
+        *_ray_node_flags(base, temp_dir),
+    ]
+
+
+def _ray_node_flags(base: int, temp_dir: str) -> List[str]:
+    return [
         f"--node-manager-port={base + 1}",
         f"--object-manager-port={base + 2}",
-        f"--ray-client-server-port={base + 3}",
         f"--dashboard-agent-grpc-port={base + 4}",
         f"--dashboard-agent-listen-port={base + 5}",
         f"--metrics-export-port={base + 6}",
         f"--runtime-env-agent-port={base + 7}",
         f"--min-worker-port={base + 100}",
         f"--max-worker-port={base + 199}",
-        "--include-dashboard=false",
         "--disable-usage-stats",
-        f"--node-name={name}-head",
-        "--num-cpus=4",
         "--object-store-memory=200000000",
         f"--temp-dir={temp_dir}",
     ]
 
 
-def _wait_gcs(address: str, timeout: float = 90) -> None:
+def _wait_gcs(address: str, timeout: float = 90, nodes: int = 1) -> None:
     from sfworker.raycheck import probe_ray
 
     end = time.monotonic() + timeout
     last = None
     while time.monotonic() < end:
         last = probe_ray(address, timeout_s=3)
-        if last.get("alive_nodes", 0) >= 1:
+        if last.get("alive_nodes", 0) >= nodes:
             return
         time.sleep(1)
     raise RuntimeError(f"Ray at {address} did not come up: {last}")
@@ -168,7 +203,10 @@ def two_parties():
     try:
         for name in RUNNING:
             ip, rbase, _, _ = PARTIES[name]
-            for port in [rbase + i for i in range(8)] + [PARTIES[name][2], PARTIES[name][3]]:
+            ports = [rbase + i for i in range(8)] + [PARTIES[name][2], PARTIES[name][3]]
+            if name in WORKER_NODES:
+                ports += [WORKER_NODES[name][2] + i for i in (1, 2, 4, 5, 6, 7)]
+            for port in ports:
                 if not _port_free("0.0.0.0", port):
                     pytest.fail(f"port {port} needed by {name} is in use on this machine")
 
@@ -186,10 +224,15 @@ def two_parties():
                 env={k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")},
             )
             started.append(rp)
+            procs, logs = {"redis": rproc, "ray": rp}, {"ray": log}
+            node_id, node_ip, ray_nodes = f"{name}-head", ip, [f"{name}-head"]
+            if name in WORKER_NODES:  # started below, once the head's GCS answers
+                node_id, node_ip, _ = WORKER_NODES[name]
+                ray_nodes.append(node_id)
             cfgd = {
                 "party": name,
-                "node_id": f"{name}-head",
-                "node_ip": ip,
+                "node_id": node_id,  # alice: the worker node -> the job driver runs there
+                "node_ip": node_ip,
                 "ray_address": f"{ip}:{rbase}",
                 "redis_url": redis_url,
                 "queue": "secretflow_queue",
@@ -202,15 +245,30 @@ def two_parties():
                 "concurrency": 2,
                 "parties": {p: {"external_ip": v[0], "fed_port": v[2], "spu_port": v[3]} for p, v in PARTIES.items()},
                 "spu_runtime_config": {"protocol": "SEMI2K", "field": "FM128"},
+                # what the deployment renders; bob's Ray has no such resource (-> unpinned + warning)
+                "gateway_resource": GATEWAY_RESOURCE,
             }
             config_path = os.path.join(pdir, "config.yml")
             with open(config_path, "w") as f:
                 json.dump(cfgd, f)  # JSON is valid YAML
-            parties[name] = Party(name, ip, redis_url, config_path, data_dir, f"{ip}:{rbase}", f"{name}-head",
-                                  procs={"redis": rproc, "ray": rp}, logs={"ray": log})
+            parties[name] = Party(name, ip, redis_url, config_path, data_dir, f"{ip}:{rbase}", node_id, node_ip,
+                                  ray_nodes=ray_nodes, procs=procs, logs=logs)
+
+        for name, (wnode, wip, wbase) in WORKER_NODES.items():
+            p = parties[name]
+            _wait_gcs(p.ray_address)  # a worker node needs the head's GCS
+            wlog = os.path.join(os.path.dirname(p.config_path), "ray-worker-node.log")
+            wn = subprocess.Popen(
+                ray_worker_node_cmd(wnode, wip, wbase, p.ray_address, os.path.join(base, f"r{name[0]}")),
+                stdout=open(wlog, "wb"), stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=os.path.dirname(p.config_path),
+                env={k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")},
+            )
+            started.append(wn)
+            p.procs["ray_worker_node"], p.logs["ray_worker_node"] = wn, wlog
 
         for p in parties.values():
-            _wait_gcs(p.ray_address)
+            _wait_gcs(p.ray_address, nodes=len(p.ray_nodes))
         ray_ready = time.monotonic() - t0
 
         for p in parties.values():
@@ -232,7 +290,7 @@ def two_parties():
             r = p.send("tasks.secretflow.hello.hello_task")
             r.get(timeout=60)
         workers_ready = time.monotonic() - t0
-        print(f"\n[integration] Ray heads up after {ray_ready:.1f}s, workers answering after {workers_ready:.1f}s "
+        print(f"\n[integration] Ray nodes up after {ray_ready:.1f}s, workers answering after {workers_ready:.1f}s "
               f"(base dir {base})", file=sys.stderr)
         yield parties
     finally:

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from conftest import PARTIES, PEER_TIMEOUT_S
+from conftest import GATEWAY_RESOURCE, PARTIES, PEER_TIMEOUT_S, WORKER_NODES
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("dump_logs_on_failure")]
 
@@ -29,6 +29,20 @@ def _send_all(parties, names, task_request_id, params):
     for n, h in handles.items():
         out[n] = h.get(timeout=300, propagate=True)
     return out
+
+
+def _assert_placement(parties, results):
+    """alice (2 Ray nodes, head has sf_gateway, driver on the worker node): the fed proxies and the SPU
+    runtime ran on alice-head although Ray would have preferred the driver's node (4 CPUs vs 1).
+    bob (1 node, no sf_gateway): not pinned, says so, everything on its only node."""
+    pa = results["alice"]["placement"]
+    assert pa["pinned"] is True and pa["gateway_resource"] == GATEWAY_RESOURCE, pa
+    assert pa["gateway_nodes"] == ["alice-head"], pa
+    assert pa["driver"] == WORKER_NODES["alice"][0] == parties["alice"].node_id, pa
+    assert pa["receiver_proxy"] == pa["sender_proxy"] == pa["spu_runtime"] == "alice-head", pa
+    pb = results["bob"]["placement"]
+    assert pb["pinned"] is False and "not offered" in pb["note"] and pb["gateway_nodes"] == [], pb
+    assert pb["driver"] == pb["receiver_proxy"] == pb["sender_proxy"] == pb["spu_runtime"] == "bob-head", pb
 
 
 def _write_csv(path, header, rows):
@@ -47,14 +61,15 @@ def _read_csv(path):
 def test_hello_and_health(two_parties):
     for name, p in two_parties.items():
         h = p.send(HELLO).get(timeout=30)
-        assert h["party"] == name and h["node_id"] == f"{name}-head" and h["time"]
+        assert h["party"] == name and h["node_id"] == p.node_id and h["time"]
         hc = p.send(HEALTH).get(timeout=60)
         assert hc["overall_status"] == "healthy", json.dumps(hc, indent=1)
         c = hc["components"]
         assert c["redis"]["status"] == "healthy" and c["celery"]["status"] == "healthy"
-        assert c["ray"]["reachable"] is True and c["ray"]["alive_nodes"] == 1
-        assert c["ray"]["alive_node_ids"] == [f"{name}-head"]
-        assert c["node_info"] == {"node_id": f"{name}-head", "node_ip": PARTIES[name][0], "party": name}
+        assert c["ray"]["reachable"] is True and c["ray"]["alive_nodes"] == len(p.ray_nodes)
+        assert c["ray"]["alive_node_ids"] == sorted(p.ray_nodes)
+        assert c["node_info"] == {"node_id": p.node_id, "node_ip": p.node_ip, "party": name}
+    assert two_parties["alice"].ray_nodes == ["alice-head", "alice-w1"]
 
 
 def test_healthcheck_cli(two_parties):
@@ -83,6 +98,7 @@ def test_secure_sum(two_parties):
         for k in ("init", "devices", "algorithm", "total", "slot_wait"):
             assert isinstance(r["timings"][k], (int, float))
     assert res["alice"]["job_name"] == res["bob"]["job_name"] and res["alice"]["job_slot"] == res["bob"]["job_slot"]
+    _assert_placement(two_parties, res)
     print(f"\n[integration] secure_sum took {took:.1f}s; timings alice={res['alice']['timings']} bob={res['bob']['timings']}",
           file=sys.stderr)
     # status events in each party's Redis
@@ -92,7 +108,7 @@ def test_secure_sum(two_parties):
         r = redis.Redis.from_url(p.redis_url)
         hist = [json.loads(x) for x in r.lrange(f"secretflow:task_status:{tid}", 0, -1)]
         assert [e["status"] for e in hist] == ["RUNNING", "SUCCESS"], hist
-        assert all(e["party"] == name and e["node_id"] == f"{name}-head" for e in hist)
+        assert all(e["party"] == name and e["node_id"] == p.node_id for e in hist)
         assert r.get(f"secretflow:job_slot:{name}:{res[name]['job_slot']}") is None  # slot released
         r.close()
 
@@ -124,6 +140,7 @@ def test_psi_via_submit_tool(two_parties):
         res = r["result"]
         assert res["job_slot"] == 1 and res["intersection_count"] == len(inter)
         assert {x["party"]: x["intersection_count"] for x in res["reports"]} == {"alice": len(inter), "bob": len(inter)}
+    _assert_placement(two_parties, {n: r["result"] for n, r in out["results"].items()})
     ha, rows_a = _read_csv(os.path.join(a.data_dir, "out/a_psi.csv"))
     hb, rows_b = _read_csv(os.path.join(b.data_dir, "out/b_psi.csv"))
     assert ha == ["uid", "age"] and hb == ["uid", "score"]
