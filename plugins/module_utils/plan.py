@@ -393,8 +393,12 @@ def ray_start_argv(node, party, head_ip, ray_port, extra_args=None):
     argv += ['--min-worker-port=%d' % p['sf_ray_min_worker_port'],
              '--max-worker-port=%d' % p['sf_ray_max_worker_port'],
              '--labels=%s' % json.dumps({'sf_node_id': node['node_id'], 'sf_party': party},
-                                        sort_keys=True, separators=(',', ':')),
-             '--include-dashboard=false', '--disable-usage-stats']
+                                        sort_keys=True, separators=(',', ':'))]
+    if node['role'] == 'head':
+        # Ray 2.9 refuses --include-dashboard on a worker node ("should only be specified ... with --head");
+        # worker nodes run no dashboard anyway.
+        argv.append('--include-dashboard=false')
+    argv.append('--disable-usage-stats')
     argv += list(extra_args or [])
     argv.append('--block')
     return argv

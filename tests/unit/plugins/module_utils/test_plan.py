@@ -507,6 +507,8 @@ def test_worker_ray_start_argv(plan):
     assert '--node-ip-address=10.0.0.12' in argv and '--node-name=alice-w1' in argv
     assert not any(a.startswith('--ray-client-server-port') for a in argv)
     assert not any(a.startswith('--resources') for a in argv)  # only the head is the party's gateway
+    assert '--disable-usage-stats' in argv
+    assert not any(a.startswith('--include-dashboard') for a in argv)  # Ray refuses it on worker nodes
     assert argv[-1] == '--block'
 
 

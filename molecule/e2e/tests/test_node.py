@@ -1,0 +1,172 @@
+"""Verify the SecretFlow nodes end to end: Ray per party, ports, Redis auth, supervisord recovery, a real job,
+and a whole server restart after which the job passes again."""
+
+import json
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
+INVENTORY = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+NODE = "sf-node"
+REDIS = "sf-redis"
+
+
+def sudo(server, cmd):
+    with server.sudo():
+        return server.run(cmd)
+
+
+def manifest(server):
+    with server.sudo():
+        return json.loads(server.file("/etc/sfops/party.json").content_string)
+
+
+def node_of(server, name):
+    return manifest(server)["self"]["nodes"][name]
+
+
+def healthy(server, container):
+    out = sudo(server, f"docker inspect -f '{{{{.State.Health.Status}}}}' {container}")
+    return out.rc == 0 and out.stdout.strip() == "healthy"
+
+
+def node_answers(server):
+    """The container's own healthcheck command: this node alive in Ray and its worker answers a ping."""
+    return sudo(server, f"docker exec {NODE} sfworker healthcheck --timeout 5").rc == 0
+
+
+def wait_until(predicate, timeout, step=3):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if predicate():
+            return time.monotonic() - t0
+        time.sleep(step)
+    return None
+
+
+def parties(server_vars):
+    """{party: {host: node_id}} from the scenario inventory."""
+    out = {}
+    for name, hv in server_vars.items():
+        party = [g for g in hv["group_names"] if g != "secretflow"][0]
+        out.setdefault(party, {})[name] = hv.get("sf_node_id", name)
+    return out
+
+
+def heads(server_vars):
+    return {n: hv for n, hv in server_vars.items() if hv.get("sf_ray_role") == "head"}
+
+
+def run_playbook(playbook, timeout=900):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    return subprocess.run(["ansible-playbook", os.path.join(PROJECT, "playbooks", playbook), "-i", INVENTORY],
+                          cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def test_containers_healthy(servers, server_vars):
+    for name, server in servers.items():
+        assert healthy(server, NODE), name
+        if name in heads(server_vars):
+            assert healthy(server, REDIS), name
+        else:
+            assert sudo(server, f"docker inspect {REDIS}").rc != 0, f"{name}: Redis runs only on the head"
+
+
+def test_each_party_ray_cluster_has_exactly_its_nodes(servers, server_vars):
+    for party, members in parties(server_vars).items():
+        head = [n for n in members if n in heads(server_vars)][0]
+        ray_address = manifest(servers[head])["self"]["ray_address"]
+        out = sudo(servers[head], f"docker exec {NODE} python -m sfworker.raycheck {ray_address} 10")
+        assert out.rc == 0, out.stderr
+        alive = sorted(n["node_id"] for n in json.loads(out.stdout)["nodes"] if n["alive"])
+        assert alive == sorted(members.values()), (party, alive)
+
+
+def test_no_ray_address_in_the_container_environment(servers):
+    for name, server in servers.items():
+        env = sudo(server, f"docker inspect -f '{{{{json .Config.Env}}}}' {NODE}").stdout
+        assert "RAY_ADDRESS" not in env, name
+
+
+def listening(server):
+    """{port: [(ip, "proc1,proc2")]} of every listening TCP socket of the server (host network)."""
+    ports = {}
+    for line in sudo(server, "ss -Hltnp").stdout.splitlines():
+        ip, port = line.split()[3].rsplit(":", 1)
+        procs = ",".join(sorted(set(re.findall(r'\(\("([^"]+)"', line) + re.findall(r'\),\("([^"]+)"', line))))
+        ports.setdefault(int(port), []).append((ip.strip("[]"), procs))
+    return ports
+
+
+def test_planned_ports_listen_and_no_unplanned_ray_port(servers):
+    for name, server in servers.items():
+        node = node_of(server, name)
+        ports = node["ports"]
+        socks = listening(server)
+        expected = {
+            "ray_node_manager_port": "raylet",
+            "ray_object_manager_port": "raylet",
+        }
+        if node["role"] == "head":
+            expected.update(ray_port="gcs_server", redis_port="redis-server")
+        for key, proc in expected.items():
+            assert ports[key] in socks, f"{name}: {key} {ports[key]} is not listened on"
+            assert any(proc in p for _ip, p in socks[ports[key]]), f"{name}: {key} held by {socks[ports[key]]}"
+        for key in ("ray_dashboard_agent_grpc_port", "ray_dashboard_agent_listen_port", "ray_metrics_export_port",
+                    "ray_runtime_env_agent_port") + (("ray_client_server_port",) if node["role"] == "head" else ()):
+            assert ports[key] in socks, f"{name}: {key} {ports[key]} is not listened on"
+        if node["role"] == "head":
+            redis_ips = {ip for ip, _p in socks[ports["redis_port"]]}
+            assert redis_ips == {node["node_ip"]}, f"{name}: Redis must bind only {node['node_ip']}: {redis_ips}"
+        planned = set(ports.values()) | set(range(ports["ray_min_worker_port"], ports["ray_max_worker_port"] + 1))
+        if node["role"] == "head":
+            own = manifest(server)["self"]
+            planned |= set(range(own["fed_ports"][0], own["fed_ports"][1] + 1))
+            planned |= set(range(own["spu_ports"][0], own["spu_ports"][1] + 1))
+        ray_procs = ("raylet", "gcs_server", "python", "ray::", "redis-server", "sfworker", "celery")
+        stray = {port: holders for port, holders in socks.items()
+                 if port not in planned and any(any(r in p for r in ray_procs) for _ip, p in holders)}
+        assert not stray, f"{name}: unplanned ports opened by Ray/worker/Redis: {stray}"
+
+
+def test_redis_refuses_unauthenticated_clients(servers, server_vars):
+    for name in heads(server_vars):
+        server = servers[name]
+        redis = manifest(server)["self"]["redis"]
+        out = sudo(server, f"docker exec {REDIS} redis-cli -h {redis['host']} -p {redis['port']} ping")
+        assert "NOAUTH" in out.stdout + out.stderr, out.stdout
+
+
+def test_smoke_job_passes():
+    proc = run_playbook("smoke.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert "sum correct" in proc.stdout and "psi correct" in proc.stdout
+
+
+@pytest.mark.parametrize("victim", ["raylet", "worker"])
+def test_supervisord_recovers_a_killed_process(servers, server_vars, victim):
+    workers = sorted(set(servers) - set(heads(server_vars)))
+    name = workers[0] if victim == "raylet" else sorted(heads(server_vars))[-1]
+    server = servers[name]
+    pattern = "raylet" if victim == "raylet" else "sfworker.*worker"
+    assert sudo(server, f"docker exec {NODE} pkill -9 -f '{pattern}'").rc == 0, f"{name}: no {victim} to kill"
+    time.sleep(3)
+    took = wait_until(lambda: node_answers(server), 90)
+    assert took is not None and took <= 60, f"{name}: not healthy within 60 s after kill -9 {victim} ({took})"
+
+
+def test_whole_server_restart_then_job_passes_again(servers, server_vars):
+    # the head of the party with worker nodes: its worker nodes must rejoin by themselves
+    members = parties(server_vars)
+    biggest = max(sorted(members), key=lambda p: len(members[p]))
+    name = [n for n in members[biggest] if n in heads(server_vars)][0]
+    subprocess.run(["docker", "restart", "-t", "30", name], check=True, capture_output=True, timeout=300)
+    for other, server in servers.items():
+        took = wait_until(lambda s=server: node_answers(s), 420, step=5)
+        assert took is not None, f"{other}: not healthy again after restarting {name}"
+    proc = run_playbook("smoke.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]

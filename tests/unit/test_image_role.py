@@ -1,0 +1,272 @@
+# -*- coding: utf-8 -*-
+"""roles/image: the Dockerfile renders for both bases, and the content hash (its tag) is stable and sensitive.
+
+Rendered with ansible-core's own Templar from the role's defaults + vars, like tests/unit/test_docker_role_templates.py.
+Only the Debian base is built for real (against the sandbox); the official SecretFlow base cannot be pulled here, so
+its Dockerfile is checked here only.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import shutil
+
+import pytest
+import yaml
+
+pytest.importorskip('ansible')
+from ansible.errors import AnsibleFilterError  # noqa: E402
+from ansible.parsing.dataloader import DataLoader  # noqa: E402
+from ansible.template import Templar  # noqa: E402
+
+try:  # lookups need the plugin loader, which only the CLIs initialise
+    from ansible.plugins.loader import init_plugin_loader
+    init_plugin_loader()
+except ImportError:  # pragma: no cover - older ansible-core
+    pass
+
+try:  # ansible-core >= 2.19: strings from files must be marked trusted to be templated
+    from ansible.template import trust_as_template
+except ImportError:  # pragma: no cover - older ansible-core templates every string
+    def trust_as_template(value):
+        return value
+
+from ansible_collections.sfops.secretflow.plugins.filter.image_content_hash import FilterModule  # noqa: E402
+from ansible_collections.sfops.secretflow.plugins.module_utils.image_hash import content_hash, tree_files  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROLE = os.path.join(ROOT, 'roles', 'image')
+WORKER = os.path.join(ROOT, 'worker')
+
+
+def _trust(value):
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, dict):
+        return {k: _trust(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_trust(v) for v in value]
+    return value
+
+
+def _load(relpath):
+    with open(os.path.join(ROLE, relpath)) as f:
+        return yaml.safe_load(f)
+
+
+class Role:
+    """The role's defaults + vars (+ overrides) templated lazily by Ansible."""
+
+    def __init__(self, **overrides):
+        self.variables = {}
+        self.variables.update(_trust(_load('defaults/main.yml')))
+        self.variables.update(_trust(_load('vars/main.yml')))
+        self.variables.update(_trust(overrides))
+        self.variables['role_path'] = ROLE
+        self.variables['ansible_managed'] = 'Ansible managed: do not edit'
+        self.templar = Templar(loader=DataLoader(), variables=self.variables)
+
+    def var(self, name):
+        return self.templar.template(self.variables[name])
+
+    def render(self, template):
+        with open(os.path.join(ROLE, 'templates', template)) as f:
+            return self.templar.template(trust_as_template(f.read()))
+
+
+def _instructions(dockerfile):
+    """Dockerfile -> list of (INSTRUCTION, argument text) with continuation lines joined, comments dropped."""
+    out, current = [], ''
+    for line in dockerfile.splitlines():
+        if not current and (not line.strip() or line.lstrip().startswith('#')):
+            continue
+        if line.endswith('\\'):
+            current += line[:-1] + ' '
+            continue
+        current += line
+        word, _sep, rest = current.strip().partition(' ')
+        out.append((word, ' '.join(rest.split())))
+        current = ''
+    assert not current, 'dangling continuation line'
+    return out
+
+
+def _runs(instructions):
+    return ' && '.join(arg for word, arg in instructions if word == 'RUN')
+
+
+# --- Dockerfile -------------------------------------------------------------------------------------------
+
+def test_dockerfile_debian_base():
+    text = Role().render('Dockerfile.j2')
+    assert text.startswith('#'), 'ansible_managed header first'
+    ins = _instructions(text)
+    words = [word for word, _arg in ins]
+    assert set(words) <= {'FROM', 'ARG', 'ENV', 'COPY', 'RUN', 'ENTRYPOINT', 'CMD'}
+    assert ins[0] == ('FROM', 'sfops/debian-base:latest')
+    assert words.count('FROM') == 1
+    runs = _runs(ins)
+    for pkg in ('python3-venv', 'libgomp1', 'redis-server', 'supervisor', 'tini', 'curl', 'procps'):
+        assert ' %s ' % pkg in runs + ' ', pkg
+    assert 'rm -rf /var/lib/apt/lists/*' in runs
+    # worker-venv.sh's recipe: requirements, then secretflow --no-deps, then the worker with the pins as constraints
+    req = runs.index('/opt/sf/bin/pip install -r /tmp/sfops-build/requirements-sf.txt')
+    nodeps = runs.index("/opt/sf/bin/pip install --no-deps 'secretflow==1.11.0b1'")
+    worker = runs.index('-c /tmp/sfops-build/constraints.txt /tmp/sfops-build/worker')
+    assert req < nodeps < worker
+    assert 'PIP_NO_CACHE_DIR=1' in [a for w, a in ins if w == 'ARG']
+    assert 'rm -rf /tmp/sfops-build /root/.cache' in runs
+    # self-test
+    for check in ('ray --version', 'ray start --help >/dev/null', "python3 -c 'import secretflow, spu, fed, sfworker'",
+                  'sfworker --help >/dev/null', 'supervisord --version', 'redis-server --version'):
+        assert check in runs, check
+    assert ('ENV', 'LANG=C.UTF-8 PATH=/opt/sf/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin') in ins
+    assert ('ENTRYPOINT', '["/usr/bin/tini", "--"]') in ins
+    # no CA bundle by default: no pip.conf, nothing of the builder's trust store in the image
+    assert 'pip.conf' not in text and 'build-ca.crt' not in text
+    assert 'find /opt/sf/lib' not in text
+
+
+def test_dockerfile_debian_with_build_ca_bundle_and_options():
+    role = Role(image_build_ca_bundle='/etc/ssl/certs/ca-certificates.crt', image_venv_path='/srv/sf',
+                image_extra_packages=['less'], image_prune_tests=True, image_base_image='registry.example.org/deb:12')
+    ins = _instructions(role.render('Dockerfile.j2'))
+    assert ins[0] == ('FROM', 'registry.example.org/deb:12')
+    assert ('COPY', 'pip.conf build-ca.crt /tmp/sfops-build/') in ins
+    assert ('ARG', 'PIP_CONFIG_FILE=/tmp/sfops-build/pip.conf') in ins
+    # the CA files arrive before the first pip call
+    first_pip = next(i for i, (w, a) in enumerate(ins) if w == 'RUN' and 'pip install' in a)
+    assert ins.index(('COPY', 'pip.conf build-ca.crt /tmp/sfops-build/')) < first_pip
+    runs = _runs(ins)
+    assert ' less ' in runs
+    assert '/srv/sf/bin/pip install -r' in runs
+    assert "find /srv/sf/lib -depth -type d -name tests -path '*/site-packages/*' -exec rm -rf {} +" in runs
+    conf = role.render('pip.conf.j2')
+    assert conf.startswith('#')
+    assert 'cert = /tmp/sfops-build/build-ca.crt' in conf.splitlines()
+
+
+def test_dockerfile_official_secretflow_base():
+    text = Role(image_base='secretflow').render('Dockerfile.j2')
+    ins = _instructions(text)
+    assert ins[0] == ('FROM', 'secretflow-registry.cn-hangzhou.cr.aliyuncs.com/secretflow/secretflow-lite-anolis8:1.11.0b1')
+    runs = _runs(ins)
+    assert runs.startswith('yum install -y redis procps-ng curl libgomp && yum clean all')
+    assert 'apt-get' not in runs and 'venv' not in runs
+    # SecretFlow is preinstalled: no requirements, no secretflow pin; click<8.3 (Python 3.10 + ray) and the worker
+    assert 'requirements-sf.txt' not in text
+    assert "python3 -m pip install 'click<8.3' supervisor /tmp/sfops-build/worker" in runs
+    assert 'ln -sfn /usr/local /opt/sf' in runs
+    assert 'ray start --help >/dev/null' in runs
+    assert ('ENTRYPOINT', '[]') in ins  # the official image's entrypoint script is not ours
+
+
+def test_dockerignore_matches_hash_excludes():
+    lines = [line for line in Role().render('dockerignore.j2').splitlines() if line and not line.startswith('#')]
+    from ansible_collections.sfops.secretflow.plugins.module_utils.image_hash import DEFAULT_EXCLUDE
+    assert sorted(line[len('**/'):] for line in lines) == sorted(DEFAULT_EXCLUDE)
+
+
+def test_computed_vars():
+    role = Role()
+    assert role.var('_image_secretflow_pin') == 'secretflow==1.11.0b1'
+    assert role.var('_image_base_image') == 'sfops/debian-base:latest'
+    assert role.var('_image_repository') == 'sfops/secretflow-worker'
+    role = Role(image_distribution='registry', image_registry='reg.example.org:5000/sf', _image_tag='abc')
+    assert role.var('_image_repository') == 'reg.example.org:5000/sf/sfops/secretflow-worker'
+    role = Role(_image_tag='0123456789ab', image_archive_dir='/srv/images')
+    assert role.var('_image_archive_file') == '/srv/images/sfops_secretflow-worker-0123456789ab.tar'
+    assert role.var('_image_server_archive_file') == '/var/cache/sfops/images/sfops_secretflow-worker-0123456789ab.tar'
+    assert role.var('_image_build_dir') == '/srv/images/build-0123456789ab'
+    role = Role(_image_tag='t', image_archive_src='/data/prebuilt.tar', image_tag='t')
+    assert role.var('_image_server_archive_file') == '/var/cache/sfops/images/prebuilt.tar'
+    assert Role(_image_tag='t', image_distribution='build').var('_image_build_dir') == '/var/cache/sfops/image-build/t'
+
+
+# --- content hash -----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def worker_copy(tmp_path):
+    dst = tmp_path / 'worker'
+    shutil.copytree(WORKER, str(dst), ignore=shutil.ignore_patterns('__pycache__', '*.egg-info', 'build'))
+    return dst
+
+
+def _tag(worker, dockerfile='FROM x\n', base='sfops/debian-base:latest@sha256:aa'):
+    return FilterModule().filters()['image_content_hash'](
+        {'Dockerfile': dockerfile, 'base': base}, paths={'worker': str(worker)})
+
+
+def test_hash_is_stable_and_12_hex(worker_copy, tmp_path):
+    first = _tag(worker_copy)
+    assert len(first) == 12 and int(first, 16) >= 0
+    assert _tag(worker_copy) == first
+    # same content elsewhere, and different dict order: same hash
+    other = tmp_path / 'elsewhere'
+    shutil.copytree(str(worker_copy), str(other))
+    assert _tag(other) == first
+    assert content_hash({'base': 'b', 'Dockerfile': 'd'}) == content_hash({'Dockerfile': 'd', 'base': 'b'})
+
+
+def test_hash_ignores_tests_caches_and_build_outputs(worker_copy):
+    first = _tag(worker_copy)
+    (worker_copy / 'sfworker' / '__pycache__').mkdir(exist_ok=True)
+    (worker_copy / 'sfworker' / '__pycache__' / 'cli.cpython-311.pyc').write_bytes(b'\0')
+    (worker_copy / 'tests' / 'test_new.py').write_text(u'def test(): pass\n')
+    (worker_copy / 'build' / 'lib').mkdir(parents=True)
+    (worker_copy / 'build' / 'lib' / 'x.py').write_text(u'x = 1\n')
+    (worker_copy / 'sfworker.egg-info').mkdir()
+    (worker_copy / 'sfworker.egg-info' / 'PKG-INFO').write_text(u'Name: sfworker\n')
+    assert _tag(worker_copy) == first
+    files = tree_files(str(worker_copy))
+    assert 'pyproject.toml' in files and 'requirements-sf.txt' in files and 'sfworker/cli.py' in files
+    assert not [f for f in files if f.startswith(('tests/', 'build/')) or '__pycache__' in f or 'egg-info' in f]
+
+
+@pytest.mark.parametrize('change', ['worker_code', 'new_module', 'requirements', 'dockerfile', 'base_id', 'rename'])
+def test_hash_changes_with_every_input(worker_copy, change):
+    first = _tag(worker_copy)
+    dockerfile, base = 'FROM x\n', 'sfops/debian-base:latest@sha256:aa'
+    if change == 'worker_code':
+        with open(str(worker_copy / 'sfworker' / 'cli.py'), 'a') as f:
+            f.write('\n# changed\n')
+    elif change == 'new_module':
+        (worker_copy / 'sfworker' / 'tasks' / 'extra.py').write_text(u'')
+    elif change == 'requirements':
+        req = worker_copy / 'requirements-sf.txt'
+        req.write_text(req.read_text().replace('ray==2.9.3', 'ray==2.9.2'))
+    elif change == 'dockerfile':
+        dockerfile = 'FROM x\nRUN true\n'
+    elif change == 'base_id':
+        base = 'sfops/debian-base:latest@sha256:bb'
+    elif change == 'rename':
+        os.rename(str(worker_copy / 'sfworker' / 'paths.py'), str(worker_copy / 'sfworker' / 'paths2.py'))
+    assert _tag(worker_copy, dockerfile=dockerfile, base=base) != first
+
+
+def test_hash_frames_items():
+    # moving bytes from one item to the next changes the hash
+    assert content_hash({'a': 'xy', 'b': ''}) != content_hash({'a': 'x', 'b': 'y'})
+    assert content_hash({'a': 'x'}) != content_hash({'b': 'x'})
+    assert len(content_hash({'a': 'x'}, length=64)) == 64
+
+
+def test_filter_errors(tmp_path):
+    flt = FilterModule().filters()['image_content_hash']
+    with pytest.raises(AnsibleFilterError, match='neither a file nor a directory'):
+        flt({'a': 'b'}, paths={'w': str(tmp_path / 'missing')})
+    with pytest.raises(AnsibleFilterError, match='input must be a dict'):
+        flt('text')
+    with pytest.raises(AnsibleFilterError, match='must be a string'):
+        flt({'a': ['list']})
+    with pytest.raises(AnsibleFilterError, match='length'):
+        flt({'a': 'b'}, length=0)
+
+
+def test_single_file_path(tmp_path):
+    f = tmp_path / 'ca.crt'
+    f.write_text(u'pem')
+    h = content_hash(paths={'ca': str(f)})
+    f.write_text(u'pem2')
+    assert content_hash(paths={'ca': str(f)}) != h
