@@ -17,20 +17,9 @@ import pytest
 import yaml
 
 pytest.importorskip('ansible')
-from ansible.parsing.dataloader import DataLoader  # noqa: E402
-from ansible.template import Templar  # noqa: E402
+from role_templar import RoleTemplar, trust_as_template  # noqa: E402
 
-try:  # lookups (fileglob) need the plugin loader, which only the CLIs initialise
-    from ansible.plugins.loader import init_plugin_loader
-    init_plugin_loader()
-except ImportError:  # pragma: no cover - older ansible-core
-    pass
 
-try:  # ansible-core >= 2.19: strings from files must be marked trusted to be templated
-    from ansible.template import trust_as_template
-except ImportError:  # pragma: no cover - older ansible-core templates every string
-    def trust_as_template(value):
-        return value
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROLE = os.path.join(ROOT, 'roles', 'docker')
@@ -47,39 +36,19 @@ FACTS = {
 }
 
 
-def _trust(value):
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, dict):
-        return {k: _trust(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_trust(v) for v in value]
-    return value
+
+
+
+
+
+
+def Role(facts='debian12', **overrides):  # noqa: N802 - reads like the class it used to be
+    return RoleTemplar('docker', facts=FACTS[facts], **overrides)
 
 
 def _load(relpath):
-    with open(os.path.join(ROLE, relpath)) as f:
-        return yaml.safe_load(f)
-
-
-class Role:
-    """The role's defaults + vars (+ overrides, like inventory vars) with facts, templated lazily by Ansible."""
-
-    def __init__(self, facts='debian12', **overrides):
-        self.variables = {}
-        self.variables.update(_trust(_load('defaults/main.yml')))
-        self.variables.update(_trust(_load('vars/main.yml')))
-        self.variables.update(_trust(overrides))
-        self.variables['ansible_facts'] = FACTS[facts]
-        self.variables['ansible_managed'] = 'Ansible managed: do not edit'
-        self.templar = Templar(loader=DataLoader(), variables=self.variables)
-
-    def var(self, name):
-        return self.templar.template(self.variables[name])
-
-    def render(self, template):
-        with open(os.path.join(ROLE, 'templates', template)) as f:
-            return self.templar.template(trust_as_template(f.read()))
+    with open(os.path.join(ROLE, relpath)) as handle:
+        return yaml.safe_load(handle)
 
 
 def _deb822(text):

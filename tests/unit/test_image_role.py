@@ -13,24 +13,12 @@ import os
 import shutil
 
 import pytest
-import yaml
 
 pytest.importorskip('ansible')
 from ansible.errors import AnsibleFilterError  # noqa: E402
-from ansible.parsing.dataloader import DataLoader  # noqa: E402
-from ansible.template import Templar  # noqa: E402
+from role_templar import RoleTemplar  # noqa: E402
 
-try:  # lookups need the plugin loader, which only the CLIs initialise
-    from ansible.plugins.loader import init_plugin_loader
-    init_plugin_loader()
-except ImportError:  # pragma: no cover - older ansible-core
-    pass
 
-try:  # ansible-core >= 2.19: strings from files must be marked trusted to be templated
-    from ansible.template import trust_as_template
-except ImportError:  # pragma: no cover - older ansible-core templates every string
-    def trust_as_template(value):
-        return value
 
 from ansible_collections.sfops.secretflow.plugins.filter.image_content_hash import FilterModule  # noqa: E402
 from ansible_collections.sfops.secretflow.plugins.module_utils.image_hash import content_hash, tree_files  # noqa: E402
@@ -40,39 +28,14 @@ ROLE = os.path.join(ROOT, 'roles', 'image')
 WORKER = os.path.join(ROOT, 'worker')
 
 
-def _trust(value):
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, dict):
-        return {k: _trust(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_trust(v) for v in value]
-    return value
 
 
-def _load(relpath):
-    with open(os.path.join(ROLE, relpath)) as f:
-        return yaml.safe_load(f)
 
 
-class Role:
-    """The role's defaults + vars (+ overrides) templated lazily by Ansible."""
 
-    def __init__(self, **overrides):
-        self.variables = {}
-        self.variables.update(_trust(_load('defaults/main.yml')))
-        self.variables.update(_trust(_load('vars/main.yml')))
-        self.variables.update(_trust(overrides))
-        self.variables['role_path'] = ROLE
-        self.variables['ansible_managed'] = 'Ansible managed: do not edit'
-        self.templar = Templar(loader=DataLoader(), variables=self.variables)
 
-    def var(self, name):
-        return self.templar.template(self.variables[name])
-
-    def render(self, template):
-        with open(os.path.join(ROLE, 'templates', template)) as f:
-            return self.templar.template(trust_as_template(f.read()))
+def Role(**overrides):  # noqa: N802 - reads like the class it used to be
+    return RoleTemplar('image', **overrides)
 
 
 def _instructions(dockerfile):
