@@ -20,7 +20,6 @@ pytest.importorskip('ansible')
 from role_templar import RoleTemplar, trust_as_template  # noqa: E402
 
 
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROLE = os.path.join(ROOT, 'roles', 'docker')
 
@@ -34,12 +33,6 @@ FACTS = {
     'anolis8': {'os_family': 'RedHat', 'distribution': 'Anolis', 'distribution_release': '',
                 'distribution_major_version': '8', 'architecture': 'x86_64'},
 }
-
-
-
-
-
-
 
 
 def Role(facts='debian12', **overrides):  # noqa: N802 - reads like the class it used to be

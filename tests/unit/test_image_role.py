@@ -19,19 +19,12 @@ from ansible.errors import AnsibleFilterError  # noqa: E402
 from role_templar import RoleTemplar  # noqa: E402
 
 
-
 from ansible_collections.sfops.secretflow.plugins.filter.image_content_hash import FilterModule  # noqa: E402
 from ansible_collections.sfops.secretflow.plugins.module_utils.image_hash import content_hash, tree_files  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROLE = os.path.join(ROOT, 'roles', 'image')
 WORKER = os.path.join(ROOT, 'worker')
-
-
-
-
-
-
 
 
 def Role(**overrides):  # noqa: N802 - reads like the class it used to be

@@ -116,8 +116,9 @@ def test_planned_ports_listen_and_no_unplanned_ray_port(servers):
         for key, proc in expected.items():
             assert ports[key] in socks, f"{name}: {key} {ports[key]} is not listened on"
             assert any(proc in p for _ip, p in socks[ports[key]]), f"{name}: {key} held by {socks[ports[key]]}"
-        for key in ("ray_dashboard_agent_grpc_port", "ray_dashboard_agent_listen_port", "ray_metrics_export_port",
-                    "ray_runtime_env_agent_port") + (("ray_client_server_port",) if node["role"] == "head" else ()):
+        # With --include-dashboard=false Ray 2.9 does not open the dashboard agent and metrics ports (measured);
+        # they stay reserved in the plan and must not be taken by anything else (checked below).
+        for key in ("ray_runtime_env_agent_port",) + (("ray_client_server_port",) if node["role"] == "head" else ()):
             assert ports[key] in socks, f"{name}: {key} {ports[key]} is not listened on"
         if node["role"] == "head":
             redis_ips = {ip for ip, _p in socks[ports["redis_port"]]}
@@ -147,16 +148,46 @@ def test_smoke_job_passes():
     assert "sum correct" in proc.stdout and "psi correct" in proc.stdout
 
 
+def ray_node_ids(server, ray_address, node_id):
+    """Ray's node IDs (hex) under which `node_id` is alive in the party's GCS."""
+    out = sudo(server, f"docker exec {NODE} python -m sfworker.raycheck {ray_address} 5")
+    if out.rc != 0:
+        return set()
+    return {n["ray_node_id"] for n in json.loads(out.stdout)["nodes"] if n["alive"] and n["node_id"] == node_id}
+
+
+def supervised_pid(server, program):
+    return sudo(server, f"docker exec {NODE} supervisorctl -c /etc/sfops/supervisord.conf pid {program}").stdout.strip()
+
+
 @pytest.mark.parametrize("victim", ["raylet", "worker"])
 def test_supervisord_recovers_a_killed_process(servers, server_vars, victim):
+    """kill -9 inside the container; supervisord alone (no Ansible) must bring the node back within 60 s:
+    a NEW ray start (new Ray node ID for this node ID) or a NEW worker process, and the healthcheck passes."""
     workers = sorted(set(servers) - set(heads(server_vars)))
     name = workers[0] if victim == "raylet" else sorted(heads(server_vars))[-1]
     server = servers[name]
+    node = node_of(server, name)
+    ray_address = manifest(server)["self"]["ray_address"]
+    program = "ray" if victim == "raylet" else "worker"
+    before_ids = ray_node_ids(server, ray_address, node["node_id"])
+    before_pid = supervised_pid(server, program)
+    assert before_ids and before_pid.isdigit(), (name, before_ids, before_pid)
     pattern = "raylet" if victim == "raylet" else "sfworker.*worker"
     assert sudo(server, f"docker exec {NODE} pkill -9 -f '{pattern}'").rc == 0, f"{name}: no {victim} to kill"
-    time.sleep(3)
-    took = wait_until(lambda: node_answers(server), 90)
-    assert took is not None and took <= 60, f"{name}: not healthy within 60 s after kill -9 {victim} ({took})"
+    t0 = time.monotonic()
+
+    def recovered():
+        pid = supervised_pid(server, program)
+        if not pid.isdigit() or pid == before_pid:
+            return False
+        if victim == "raylet" and not (ray_node_ids(server, ray_address, node["node_id"]) - before_ids):
+            return False
+        return node_answers(server)
+
+    took = wait_until(recovered, 120)
+    took = None if took is None else time.monotonic() - t0
+    assert took is not None and took <= 60, f"{name}: not back within 60 s after kill -9 {victim} ({took})"
 
 
 def test_whole_server_restart_then_job_passes_again(servers, server_vars):
