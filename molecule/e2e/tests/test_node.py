@@ -35,8 +35,12 @@ def healthy(server, container):
 
 
 def node_answers(server):
-    """The container's own healthcheck command: this node alive in Ray and its worker answers a ping."""
-    return sudo(server, f"docker exec {NODE} sfworker healthcheck --timeout 5").rc == 0
+    """The container's own healthcheck command: this node alive in Ray and its worker answers a ping.
+    False (not an error) while the server itself is still booting and refuses SSH."""
+    try:
+        return sudo(server, f"docker exec {NODE} sfworker healthcheck --timeout 5").rc == 0
+    except RuntimeError:  # testinfra: ssh exited 255 (connection refused during the restart)
+        return False
 
 
 def wait_until(predicate, timeout, step=3):
