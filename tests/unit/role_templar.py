@@ -43,6 +43,8 @@ class RoleTemplar(object):
         self.path = os.path.join(ROOT, 'roles', role)
         self.variables = {}
         for relpath in ('defaults/main.yml', 'vars/main.yml'):
+            if not os.path.exists(os.path.join(self.path, relpath)):
+                continue
             with open(os.path.join(self.path, relpath)) as handle:
                 self.variables.update(trust(yaml.safe_load(handle) or {}))
         self.variables.update(trust(overrides))

@@ -1,0 +1,150 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) sfops.secretflow contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The firewall rules of one server, derived from the deployment plan.
+
+Two kinds of ports, two kinds of sources:
+
+* private - every Ray port of the node (and the head's GCS, Ray client and Redis ports): open only to the party's
+  own nodes (plus ``private_sources``, e.g. a monitoring host);
+* public - the head's fed and SPU port ranges: open to the other parties' addresses (their nodes' external IPs,
+  or what ``peer_sources`` says for a party whose traffic arrives NATed) plus the party's own nodes.
+
+Every other port of the server is left alone. Nothing here touches the network.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+
+from ansible_collections.sfops.secretflow.plugins.module_utils.reachability import NODE_PRIVATE, HEAD_PRIVATE, \
+    WORKER_RANGE
+
+
+class FirewallError(ValueError):
+    """Raised with every problem found (a list of messages)."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        super(FirewallError, self).__init__('; '.join(self.errors))
+
+
+def _ranges(ports):
+    """Collapse ports into sorted [first, last] ranges."""
+    out = []
+    for port in sorted(set(ports)):
+        if out and port == out[-1][1] + 1:
+            out[-1][1] = port
+        else:
+            out.append([port, port])
+    return out
+
+
+def _network(value, where, errors):
+    try:
+        return ipaddress.ip_network(u'%s' % value, strict=False)
+    except ValueError:
+        errors.append('%s: %r is not an IP address or CIDR network' % (where, value))
+        return None
+
+
+def _split(networks):
+    v4 = sorted(set(str(n) for n in networks if n is not None and n.version == 4),
+                key=lambda s: ipaddress.ip_network(u'%s' % s))
+    v6 = sorted(set(str(n) for n in networks if n is not None and n.version == 6),
+                key=lambda s: ipaddress.ip_network(u'%s' % s))
+    return v4, v6
+
+
+def firewall_rules(plan, host, peer_sources=None, extra_peer_sources=None, private_sources=None, ssh_port=22):
+    """The rules of ``host``: {party, private_ports, public_ports, private_v4/v6, public_v4/v6}.
+
+    ``peer_sources``: {party: [address or CIDR, ...]} replaces what is derived for that party (the external IPs of
+    its nodes, or its ``external_ip`` for a peer party). ``extra_peer_sources`` are added to the public sources,
+    ``private_sources`` to the private ones. Raises :class:`FirewallError` naming the host, party and variable.
+    """
+    errors = []
+    party = plan['hosts'].get(host)
+    if party is None:
+        raise FirewallError(["host '%s' is not a managed host of the deployment plan" % host])
+    peer_sources = peer_sources or {}
+    if not isinstance(peer_sources, dict):
+        raise FirewallError(['firewall_peer_sources must be a mapping of party name to a list of addresses'])
+    for name in sorted(peer_sources):
+        if name not in plan['parties']:
+            errors.append("firewall_peer_sources: '%s' is not a party of the deployment (parties: %s)"
+                          % (name, ', '.join(plan['party_order'])))
+        elif name == party:
+            errors.append("firewall_peer_sources: '%s' is this host's own party; its nodes are always allowed"
+                          % name)
+    own = plan['parties'][party]
+    node = own['nodes'][host]
+    ports = node['ports']
+
+    private = [ports[key] for key in NODE_PRIVATE if key in ports]
+    private += list(range(ports[WORKER_RANGE[0]], ports[WORKER_RANGE[1]] + 1))
+    if node['role'] == 'head':
+        private += [ports[key] for key, _group in HEAD_PRIVATE if key in ports]
+    public = []
+    if node['role'] == 'head':
+        public = list(range(own['fed_ports'][0], own['fed_ports'][1] + 1))
+        public += list(range(own['spu_ports'][0], own['spu_ports'][1] + 1))
+    if ssh_port in private or ssh_port in public:
+        errors.append("host '%s' (party '%s'): the SSH port %s is one of the deployment's ports; the firewall would "
+                      "restrict it - move sf_* ports away from it" % (host, party, ssh_port))
+
+    own_sources = []
+    for name, other in sorted(own['nodes'].items()):
+        for key in ('node_ip', 'external_ip'):
+            value = other.get(key)
+            if value:
+                try:
+                    own_sources.append(ipaddress.ip_network(u'%s' % value))
+                except ValueError:
+                    if key == 'node_ip':
+                        errors.append("host '%s' (party '%s'): sf_node_ip %r is not an IP address"
+                                      % (name, party, value))
+                    # an external DNS name of an own node: the node IP already covers it inside the party
+    for value in private_sources or []:
+        own_sources.append(_network(value, 'firewall_private_sources', errors))
+
+    public_sources = list(own_sources)
+    for name in plan['party_order']:
+        if name == party or node['role'] != 'head':
+            continue
+        other = plan['parties'][name]
+        if name in peer_sources:
+            values = peer_sources[name]
+            if not isinstance(values, list) or not values:
+                errors.append("firewall_peer_sources.%s: must be a non-empty list of addresses or CIDRs" % name)
+                continue
+            for value in values:
+                public_sources.append(_network(value, 'firewall_peer_sources.%s' % name, errors))
+            continue
+        addresses = [n.get('external_ip') for _h, n in sorted(other.get('nodes', {}).items())] or \
+            [other['external_ip']]
+        for value in addresses:
+            try:
+                public_sources.append(ipaddress.ip_network(u'%s' % value))
+            except ValueError:
+                errors.append("party '%s': its external address %r is a DNS name, the firewall of '%s' needs "
+                              "addresses - set firewall_peer_sources.%s to the addresses its traffic comes from"
+                              % (name, value, host, name))
+    for value in extra_peer_sources or []:
+        public_sources.append(_network(value, 'firewall_extra_peer_sources', errors))
+    if errors:
+        raise FirewallError(errors)
+    private_v4, private_v6 = _split(own_sources)
+    public_v4, public_v6 = _split(public_sources)
+    return {
+        'party': party,
+        'role': node['role'],
+        'private_ports': _ranges(private),
+        'public_ports': _ranges(public),
+        'private_v4': private_v4,
+        'private_v6': private_v6,
+        'public_v4': public_v4,
+        'public_v6': public_v6,
+    }
