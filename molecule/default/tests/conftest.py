@@ -1,6 +1,8 @@
 """Helpers for the testinfra tests: reach any server of the scenario inventory by name."""
 
 import os
+import re
+import subprocess
 
 import pytest
 import testinfra
@@ -41,3 +43,31 @@ def harness_images() -> dict:
             images.update(line.strip().split("=", 1) for line in f if "=" in line)
     images.update({k: v for k, v in os.environ.items() if k.startswith("SFOPS_")})
     return images
+
+
+PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
+
+
+def run_playbook(playbook, *extra, timeout=900):
+    """Run one of the collection's playbooks against the scenario inventory, as an operator would."""
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    return subprocess.run(["ansible-playbook", os.path.join(PROJECT, "playbooks", playbook), "-i", _inventory(),
+                           *extra], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+def matrix_rows(output):
+    """{'party/host': {'party:group': cell}} from the (last) reachability matrix printed by preflight/verify."""
+    lines = output.splitlines()
+    start = [i for i, line in enumerate(lines) if "source \\ destination" in line]
+    assert start, "no reachability matrix in the output:\n" + output[-3000:]
+    i = start[-1]
+    indent = lines[i].index("source")
+    columns = re.split(r"\s{2,}", lines[i][indent:].strip())
+    rows = {}
+    for line in lines[i + 2:]:
+        cells = re.split(r"\s{2,}", line[indent:].strip())
+        if "/" not in cells[0]:
+            break
+        rows[cells[0]] = dict(zip(columns[1:], cells[1:]))
+    return rows

@@ -8,6 +8,7 @@ import subprocess
 import time
 
 import pytest
+from conftest import run_playbook  # pylint: disable=import-error
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
 INVENTORY = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
@@ -63,12 +64,6 @@ def parties(server_vars):
 
 def heads(server_vars):
     return {n: hv for n, hv in server_vars.items() if hv.get("sf_ray_role") == "head"}
-
-
-def run_playbook(playbook, timeout=900):
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    return subprocess.run(["ansible-playbook", os.path.join(PROJECT, "playbooks", playbook), "-i", INVENTORY],
-                          cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def test_containers_healthy(servers, server_vars):

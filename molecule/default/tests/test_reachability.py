@@ -1,0 +1,110 @@
+"""The reachability matrix and the firewall on clean servers (nothing deployed: preflight's and verify's temporary
+listeners stand in for the services): preflight passes, a dropped bob -> alice fed pair is named exactly, and
+after a Docker restart verify proves alice's Ray/Redis ports closed to bob and open to alice's own node."""
+
+import re
+
+from conftest import matrix_rows, run_playbook  # pylint: disable=import-error
+
+ALICE_HEAD, ALICE_NODE, BOB_HEAD = "mol-alice-1", "mol-alice-2", "mol-bob-1"
+TABLE = "inet sfops_secretflow"
+FAILURE = re.compile(r"^\s*(\S+ -> \S+:\d+ \([^)]*\): expected \w+, got \w+)", re.M)
+
+
+def sudo(server, cmd):
+    with server.sudo():
+        return server.run(cmd)
+
+
+def test_preflight_passes_on_the_clean_setup():
+    proc = run_playbook("preflight.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    rows = matrix_rows(proc.stdout)
+    assert set(rows) == {f"alice/{ALICE_HEAD}", f"alice/{ALICE_NODE}", f"bob/{BOB_HEAD}"}
+    # 10 job slots: 10 fed + 10 SPU ports per party, from every server of the other party
+    assert rows[f"bob/{BOB_HEAD}"]["alice:fed"] == "open 10"
+    assert rows[f"bob/{BOB_HEAD}"]["alice:spu"] == "open 10"
+    assert rows[f"alice/{ALICE_NODE}"]["bob:fed"] == "open 10"
+    # inside alice: the worker node reaches the head's GCS and Redis and every Ray port
+    assert rows[f"alice/{ALICE_NODE}"]["alice:gcs"] == "open 1"
+    assert rows[f"alice/{ALICE_NODE}"]["alice:redis"] == "open 1"
+    assert rows[f"alice/{ALICE_NODE}"]["alice:ray"].startswith("open ")
+    assert "clock offset" in proc.stdout
+
+
+def test_preflight_names_exactly_the_dropped_pair(servers, server_vars):
+    alice_ip = server_vars[ALICE_HEAD]["ansible_host"]
+    rule = f"OUTPUT -p tcp -d {alice_ip} --dport 19003 -j DROP"
+    assert sudo(servers[BOB_HEAD], f"iptables -I {rule}").rc == 0
+    try:
+        proc = run_playbook("preflight.yml")
+    finally:
+        assert sudo(servers[BOB_HEAD], f"iptables -D {rule}").rc == 0
+    assert proc.returncode != 0
+    failures = set(FAILURE.findall(proc.stdout))
+    assert failures == {f"bob/{BOB_HEAD} -> {alice_ip}:19003 (alice/{ALICE_HEAD} fed): expected open, got timeout"}, \
+        proc.stdout[-6000:]
+    rows = matrix_rows(proc.stdout)
+    assert rows[f"bob/{BOB_HEAD}"]["alice:fed"] == "FAIL 1/10 timeout"
+    assert rows[f"bob/{BOB_HEAD}"]["alice:spu"] == "open 10"
+    assert rows[f"alice/{ALICE_NODE}"]["bob:fed"] == "open 10"
+
+
+def test_firewall_table_loaded_and_enabled(servers):
+    for name, server in servers.items():
+        assert sudo(server, f"nft list table {TABLE}").rc == 0, name
+        assert server.service("sfops-firewall").is_enabled, name
+
+
+def test_verify_after_a_docker_restart_proves_private_ports_closed_to_the_other_party(servers):
+    assert sudo(servers[ALICE_HEAD], "systemctl restart docker").rc == 0
+    assert sudo(servers[ALICE_HEAD], f"nft list table {TABLE}").rc == 0   # Docker's restart left it alone
+    dropped_before = drops(servers[ALICE_HEAD])
+    proc = run_playbook("verify.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    rows = matrix_rows(proc.stdout)
+    for column in ("alice:gcs", "alice:redis", "alice:ray"):
+        # the listeners were up: only the firewall can have kept bob out
+        assert rows[f"bob/{BOB_HEAD}"][column].startswith("closed "), (column, rows)
+        assert rows[f"alice/{ALICE_NODE}"][column].startswith("open "), (column, rows)
+    for column in ("bob:gcs", "bob:redis", "bob:ray"):
+        assert rows[f"alice/{ALICE_HEAD}"][column].startswith("closed "), (column, rows)
+    assert rows[f"bob/{BOB_HEAD}"]["alice:fed"] == "open 10"
+    assert drops(servers[ALICE_HEAD]) > dropped_before
+
+
+def drops(server):
+    """Packets the table's drop rule for Ray/Redis ports counted so far."""
+    out = sudo(server, f"nft list table {TABLE}").stdout
+    match = re.search(r"counter packets (\d+) bytes \d+ drop comment \"sfops: Ray/Redis", out)
+    assert match, out
+    return int(match.group(1))
+
+
+def test_verify_fails_when_the_firewall_is_off(servers, server_vars):
+    """The must-NOT-reach half can fail: without alice's rules, bob reaches its GCS/Redis/Ray listeners."""
+    off = run_playbook("firewall.yml", "--limit", ALICE_HEAD, "-e", "firewall_enabled=false")
+    assert off.returncode == 0, off.stdout[-4000:]
+    assert sudo(servers[ALICE_HEAD], f"nft list table {TABLE}").rc != 0
+    try:
+        proc = run_playbook("verify.yml")
+    finally:
+        on = run_playbook("firewall.yml", "--limit", ALICE_HEAD)
+    assert on.returncode == 0, on.stdout[-4000:]
+    assert proc.returncode != 0
+    rows = matrix_rows(proc.stdout)
+    assert rows[f"bob/{BOB_HEAD}"]["alice:gcs"] == "OPEN 1/1 connected"
+    assert rows[f"bob/{BOB_HEAD}"]["alice:redis"] == "OPEN 1/1 connected"
+    assert rows[f"bob/{BOB_HEAD}"]["alice:ray"].startswith("OPEN ")
+    assert rows[f"bob/{BOB_HEAD}"]["alice:fed"] == "open 10"
+    alice_ip = server_vars[ALICE_HEAD]["ansible_host"]
+    assert f"bob/{BOB_HEAD} -> {alice_ip}:16380 (alice/{ALICE_HEAD} gcs): expected closed" in proc.stdout
+    assert sudo(servers[ALICE_HEAD], f"nft list table {TABLE}").rc == 0
+
+
+def test_firewall_restores_a_flushed_table(servers):
+    assert sudo(servers[BOB_HEAD], f"nft delete table {TABLE}").rc == 0
+    proc = run_playbook("firewall.yml", "--limit", BOB_HEAD)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert re.search(rf"{BOB_HEAD}\s*: ok=\d+\s+changed=[1-9]", proc.stdout)
+    assert sudo(servers[BOB_HEAD], f"nft list table {TABLE}").rc == 0
