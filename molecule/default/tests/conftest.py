@@ -46,14 +46,20 @@ def harness_images() -> dict:
 
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def run_playbook(playbook, *extra, timeout=900):
     """Run one of the collection's playbooks against the scenario inventory, as an operator would."""
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    return subprocess.run(["ansible-playbook", os.path.join(PROJECT, "playbooks", playbook), "-i", _inventory(),
+    # molecule exports ANSIBLE_FORCE_COLOR; the tests read the output as plain text
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0")
+    proc = subprocess.run(["ansible-playbook", os.path.join(PROJECT, "playbooks", playbook), "-i", _inventory(),
                            *extra], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout,
                           check=False)
+    proc.stdout = ANSI.sub("", proc.stdout)
+    proc.stderr = ANSI.sub("", proc.stderr)
+    return proc
 
 
 def matrix_rows(output):

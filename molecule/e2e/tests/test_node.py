@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import run_playbook  # pylint: disable=import-error
+from conftest import matrix_rows, run_playbook  # pylint: disable=import-error
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
 INVENTORY = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
@@ -198,5 +198,28 @@ def test_whole_server_restart_then_job_passes_again(servers, server_vars):
     for other, server in servers.items():
         took = wait_until(lambda s=server: node_answers(s), 420, step=5)
         assert took is not None, f"{other}: not healthy again after restarting {name}"
+    # the firewall came back with the server (systemd unit), before any Ansible run
+    assert sudo(servers[name], "nft list table inet sfops_secretflow").rc == 0
     proc = run_playbook("smoke.yml")
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+
+
+def test_verify_proves_private_ports_closed_to_other_parties_and_open_inside(server_vars):
+    """After the deployment: the live GCS, Redis and Ray ports of each party are reachable from its own nodes and
+    not from any server of the other party; fed/SPU ports are reachable across parties."""
+    proc = run_playbook("verify.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    rows = matrix_rows(proc.stdout)
+    members = parties(server_vars)
+    for party, hosts in members.items():
+        for other, other_hosts in members.items():
+            for host in other_hosts:
+                row = rows[f"{other}/{host}"]
+                if other == party:
+                    if f"{party}:gcs" in row:   # a node of the party that is not the head
+                        assert row[f"{party}:gcs"] == "open 1" and row[f"{party}:redis"] == "open 1", row
+                    continue
+                for group in ("gcs", "redis", "ray"):
+                    assert row[f"{party}:{group}"].startswith("closed "), (host, party, group, row)
+                for group in ("fed", "spu"):
+                    assert row[f"{party}:{group}"] == "open 10", (host, party, group, row)
