@@ -29,7 +29,7 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed ## the pinned controller tooling in .venv
 
-test: unit lint sanity install-check worker-test molecule ## everything CI runs (README's test command)
+test: unit lint sanity install-check worker-test molecule molecule-e2e ## everything CI runs (README's test command)
 
 unit: venv ## pytest unit tests (plan, validation, plugins, controller-only playbooks)
 	$(VENV)/bin/python -m pytest tests/unit -q
@@ -70,8 +70,9 @@ sanity: build $(SANITY_VENV)/.installed ## ansible-test sanity on the built coll
 plan: venv ## validate INVENTORY and write its plan (sf-plan.json); touches no host
 	$(VENV)/bin/ansible-playbook playbooks/plan.yml -i $(INVENTORY)
 
-bench: venv ## benchmark validation + plan for 100 parties x 10 nodes (prints figures)
+bench: venv ## benchmarks (print figures): validation + plan at 100 parties x 10 nodes; the reachability matrix
 	$(VENV)/bin/python benchmarks/bench_plan.py
+	$(VENV)/bin/python benchmarks/bench_reachability.py
 
 clean: ## remove build outputs (not the venvs)
 	rm -rf $(BUILD_DIR) sf-plan.json tests/output
