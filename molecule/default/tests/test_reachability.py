@@ -3,6 +3,7 @@ listeners stand in for the services): preflight passes, a dropped bob -> alice f
 after a Docker restart verify proves alice's Ray/Redis ports closed to bob and open to alice's own node."""
 
 import re
+import time
 
 from conftest import matrix_rows, run_playbook  # pylint: disable=import-error
 
@@ -48,6 +49,31 @@ def test_preflight_names_exactly_the_dropped_pair(servers, server_vars):
     assert rows[f"bob/{BOB_HEAD}"]["alice:fed"] == "FAIL 1/10 timeout"
     assert rows[f"bob/{BOB_HEAD}"]["alice:spu"] == "open 10"
     assert rows[f"alice/{ALICE_NODE}"]["bob:fed"] == "open 10"
+
+
+def test_preflight_names_the_process_holding_a_planned_port(servers):
+    """A foreign program on a planned port: one problem naming host, port, pid and process; the other ports are
+    still listened on and probed (the matrix stays accurate)."""
+    holder = ("import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1); "
+              "s.bind(('0.0.0.0',19005)); s.listen(); time.sleep(120)")
+    bob = servers[BOB_HEAD]
+    assert sudo(bob, f'setsid nohup python3 -c "{holder}" >/dev/null 2>&1 < /dev/null &').rc == 0
+    try:
+        pid = ""
+        for _ in range(20):
+            pid = sudo(bob, "pgrep -f \"[s].bind..'0.0.0.0',19005\"").stdout.split()
+            if pid:
+                break
+            time.sleep(0.5)
+        assert pid, "the foreign listener did not start"
+        proc = run_playbook("preflight.yml")
+    finally:
+        sudo(bob, "pkill -f \"[s].bind..'0.0.0.0',19005\"")
+    assert proc.returncode != 0
+    assert "1 reachability problem(s):" in proc.stdout, proc.stdout[-4000:]
+    assert f"{BOB_HEAD}: planned port 19005 is taken: in use on 0.0.0.0 by pid {pid[0]} (python3)" in proc.stdout
+    rows = matrix_rows(proc.stdout)
+    assert rows[f"alice/{ALICE_HEAD}"]["bob:fed"] == "open 10"
 
 
 def test_firewall_table_loaded_and_enabled(servers):
