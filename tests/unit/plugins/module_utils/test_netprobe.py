@@ -18,27 +18,9 @@ import pytest
 
 from ansible_collections.sfops.secretflow.plugins.module_utils import netprobe, sockets
 
-LOCAL = '127.0.0.1'
+from net_testing import LOCAL, free_ports, listening_port, my_comm  # pylint: disable=import-error
+
 HOSTNAME = socket.gethostname()
-
-
-def free_ports(n=1):
-    """n distinct ports that were free a moment ago (bound to port 0 at the same time, then closed)."""
-    socks = []
-    try:
-        for _i in range(n):
-            s = socket.socket()
-            s.bind((LOCAL, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def my_comm():
-    with open('/proc/self/comm') as f:
-        return f.read().strip()
 
 
 def wait_until(predicate, timeout=5.0):
@@ -53,11 +35,8 @@ def wait_until(predicate, timeout=5.0):
 @pytest.fixture
 def listening():
     """A listening socket on 127.0.0.1 (connections complete in the backlog, never accepted)."""
-    sock = socket.socket()
-    sock.bind((LOCAL, 0))
-    sock.listen(16)
-    yield sock.getsockname()[1]
-    sock.close()
+    with listening_port(16) as port:
+        yield port
 
 
 @pytest.fixture

@@ -5,37 +5,17 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import glob
-import json
 import os
 import socket
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.sfops.secretflow.plugins.module_utils import netprobe
 from ansible_collections.sfops.secretflow.plugins.modules import port_listener
 
-LOCAL = '127.0.0.1'
+from net_testing import LOCAL, free_ports, listening_port, my_comm, run_module  # pylint: disable=import-error
+
 CID = '0123456789abcdef' * 4
-
-
-def free_ports(n=1):
-    socks = []
-    try:
-        for _i in range(n):
-            s = socket.socket()
-            s.bind((LOCAL, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def my_comm():
-    with open('/proc/self/comm') as f:
-        return f.read().strip()
 
 
 def state_of(out):
@@ -49,13 +29,7 @@ def run(capsys, tmp_path):
 
     def _run(args, check_mode=False):
         args = dict({'address': LOCAL, 'state_dir': state_dir}, **args)
-        if check_mode:
-            args['_ansible_check_mode'] = True
-        with patch_module_args(args):
-            with pytest.raises(SystemExit) as exc:
-                port_listener.main()
-        out = json.loads(capsys.readouterr().out)
-        assert exc.value.code == (1 if out.get('failed') else 0)
+        out = run_module(port_listener.main, capsys, args, check_mode)
         assert out.get('changed', False) is False  # never, whatever happened
         return out
 
@@ -67,11 +41,8 @@ def run(capsys, tmp_path):
 @pytest.fixture
 def blocker():
     """A port held by this test process."""
-    sock = socket.socket()
-    sock.bind((LOCAL, 0))
-    sock.listen(1)
-    yield sock.getsockname()[1]
-    sock.close()
+    with listening_port(1) as port:
+        yield port
 
 
 def test_present_then_absent(run):

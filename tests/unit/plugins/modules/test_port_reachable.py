@@ -4,47 +4,29 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import socket
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.sfops.secretflow.plugins.modules import port_reachable
 
-LOCAL = '127.0.0.1'
+from net_testing import LOCAL, free_ports, listening_port, run_module  # pylint: disable=import-error
 
 
 def run(capsys, args, check_mode=False):
     """Run the module; returns its JSON result (exit code 1 exactly when it failed)."""
-    args = dict(args)
-    if check_mode:
-        args['_ansible_check_mode'] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            port_reachable.main()
-    out = json.loads(capsys.readouterr().out)
-    assert exc.value.code == (1 if out.get('failed') else 0)
-    return out
+    return run_module(port_reachable.main, capsys, args, check_mode)
 
 
 @pytest.fixture
 def open_port():
-    sock = socket.socket()
-    sock.bind((LOCAL, 0))
-    sock.listen(8)
-    yield sock.getsockname()[1]
-    sock.close()
+    with listening_port(8) as port:
+        yield port
 
 
 @pytest.fixture
 def closed_port():
-    sock = socket.socket()
-    sock.bind((LOCAL, 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
+    return free_ports()[0]
 
 
 @pytest.mark.parametrize('check_mode', [False, True])
