@@ -20,12 +20,8 @@ options:
     description: The deployment plan (the C(sf_plan) fact).
     type: dict
     required: true
-  options:
-    description:
-      - C(cross_party_sources) (C(all) or C(heads)), C(worker_ports) (C(ends) or C(all)), C(peer_expect)
-        (C(answers) or C(open)), C(deployed) (hosts where the deployment runs - no listener on their Ray worker
-        range), C(hosts) (only these hosts take part).
-    type: dict
+extends_documentation_fragment:
+  - sfops.secretflow.reachability
 '''
 
 EXAMPLES = r'''

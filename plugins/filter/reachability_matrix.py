@@ -30,12 +30,8 @@ options:
     description: C(preflight) or C(verify) (what the results were probed for).
     type: str
     required: true
-  options:
-    description:
-      - C(cross_party_sources) (C(all) or C(heads)), C(worker_ports) (C(ends) or C(all)), C(peer_expect)
-        (C(answers) or C(open)), C(deployed) (hosts where the deployment runs - no listener on their Ray worker
-        range), C(hosts) (only these hosts take part).
-    type: dict
+extends_documentation_fragment:
+  - sfops.secretflow.reachability
 '''
 
 EXAMPLES = r'''
