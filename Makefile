@@ -15,12 +15,21 @@ SANITY_DIR ?= /tmp/sfops-sanity
 SANITY_EXCLUDE := worker molecule
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv test unit lint sanity build install-check plan bench clean
+.PHONY: help deps deps-venv deps-unit deps-worker deps-harness venv test unit lint sanity build install-check plan bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
-$(VENV)/.installed: requirements.txt
+# Machine prerequisites (Debian packages), one table in scripts/deps.sh; each target asks for the group it
+# needs, so `make test` and `make sandbox` work on a fresh machine by themselves. Installs only what is missing.
+deps: ## install every missing machine prerequisite of make test (apt; `scripts/deps.sh --list` shows them)
+	@scripts/deps.sh
+
+deps-%:
+	@scripts/deps.sh $*
+
+# order-only: checking the packages never forces a rebuild of the venv
+$(VENV)/.installed: requirements.txt | deps-venv
 	@echo ">>> creating $(VENV) from requirements.txt"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
@@ -29,9 +38,9 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed ## the pinned controller tooling in .venv
 
-test: unit lint sanity install-check worker-test molecule molecule-e2e ## everything CI runs (README's test command)
+test: deps unit lint sanity install-check worker-test molecule molecule-e2e ## everything CI runs (README's test command)
 
-unit: venv ## pytest unit tests (plan, validation, plugins, controller-only playbooks)
+unit: venv deps-unit ## pytest unit tests (plan, validation, plugins, controller-only playbooks)
 	$(VENV)/bin/python -m pytest tests/unit -q
 
 lint: venv ## ansible-lint, production profile
@@ -51,7 +60,7 @@ install-check: build ## install the built collection in a scratch dir and run it
 	$(VENV)/bin/python -c "import json,sys; p=json.load(open('$(BUILD_DIR)/installed-plan.json')); \
 		sys.exit(0 if p['parties']['bank_a']['head']=='bank-a-gw' else 'plan from the installed collection is wrong')"
 
-$(SANITY_VENV)/.installed: requirements.txt
+$(SANITY_VENV)/.installed: requirements.txt | deps-venv
 	$(PYTHON) -m venv $(SANITY_VENV)
 	$(SANITY_VENV)/bin/pip install --quiet ansible-core==$(ANSIBLE_CORE_VERSION)
 	touch $@

@@ -57,11 +57,7 @@ if [ "${FORCE:-0}" != 1 ] && image_exists "$BASE_IMAGE"; then
   step 1 "$BASE_IMAGE exists, skipped"
 else
   step 1 "debootstrap --variant=minbase $SUITE from $SFOPS_DEBIAN_MIRROR -> $BASE_IMAGE (30-60 s)"
-  command -v debootstrap >/dev/null 2>&1 || {
-    log "installing debootstrap (apt)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null 2>&1 || {
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
-  }
+  "$ROOT/scripts/deps.sh" harness     # debootstrap, if missing
   ROOTFS=$(mktemp -d "${TMPDIR:-/var/tmp}/sfops-rootfs.XXXXXX")
   trap 'rm -rf "$ROOTFS"' EXIT
   debootstrap --variant=minbase --include="$BASE_INCLUDE" "$SUITE" "$ROOTFS" "$SFOPS_DEBIAN_MIRROR" \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make a Docker engine answer on /var/run/docker.sock on a host WITHOUT systemd (the CI/dev VM kind
-# described in docs/harness.md): install Debian's docker.io if dockerd is missing, start dockerd in the
-# background if no engine answers, wait for the socket. Idempotent: does nothing when an engine answers.
+# described in docs/harness.md): install Debian's docker.io if dockerd is missing (scripts/deps.sh), start
+# dockerd in the background if no engine answers, wait for the socket. Idempotent: does nothing when an engine answers.
 set -euo pipefail
 
 SOCK=${DOCKER_SOCK:-/var/run/docker.sock}
@@ -18,16 +18,11 @@ if engine_answers; then
   exit 0
 fi
 
+# the engine's packages come from the one prerequisite table (installs docker.io/iptables if missing,
+# or says in one line what to install)
+"$(dirname "$0")/deps.sh" harness
 if [ "$(id -u)" != 0 ]; then
-  log "no engine answers and not root: cannot install/start dockerd"; exit 1
-fi
-
-if ! command -v dockerd >/dev/null 2>&1; then
-  log "installing docker.io from the distribution (apt)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  # --no-install-recommends keeps it small; docker.io pulls containerd, runc, tini.
-  apt-get install -y -qq --no-install-recommends docker.io iptables ca-certificates >/dev/null
+  log "no engine answers and not root: start dockerd as root (or run this as root)"; exit 1
 fi
 # the newer client that may be first on PATH is fine (negotiates API 1.41); make sure one exists
 command -v docker >/dev/null 2>&1 || { log "no docker client on PATH"; exit 1; }
