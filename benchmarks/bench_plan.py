@@ -19,7 +19,7 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'collections'))
 
-from ansible_collections.sfops.secretflow.plugins.module_utils import plan as planlib  # noqa: E402
+from ansible_collections.sfops.secretflow.plugins.module_utils import _plan as planlib  # noqa: E402
 from ansible_collections.sfops.secretflow.plugins.action.deployment_plan import load_defaults  # noqa: E402
 
 

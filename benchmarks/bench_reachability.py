@@ -19,8 +19,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'collections'))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from ansible_collections.sfops.secretflow.plugins.module_utils import plan as planlib  # noqa: E402
-from ansible_collections.sfops.secretflow.plugins.module_utils import reachability, netprobe  # noqa: E402
+from ansible_collections.sfops.secretflow.plugins.module_utils import _plan as planlib  # noqa: E402
+from ansible_collections.sfops.secretflow.plugins.module_utils import _reachability as reachability, _netprobe as netprobe  # noqa: E402
 from bench_plan import synthetic  # noqa: E402
 
 

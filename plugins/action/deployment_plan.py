@@ -4,7 +4,7 @@
 """Action plugin: validate the inventory and compute the deployment plan on the controller.
 
 It reads the inventory (the party groups under ``secretflow`` and the ``sf_*`` variables of every
-host); it never connects to a host. All logic lives in module_utils/plan.py.
+host); it never connects to a host. All logic lives in module_utils/_plan.py.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,7 +19,7 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.sfops.secretflow.plugins.module_utils import plan as planlib
+from ansible_collections.sfops.secretflow.plugins.module_utils import _plan as planlib
 
 _HOST_KEYS = ('inventory_hostname', 'ansible_host') + planlib.HOST_VARS + planlib.DEPLOYMENT_VARS
 # The one place the defaults are written down; the same file serves as the plan role's defaults.

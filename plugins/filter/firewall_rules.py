@@ -61,7 +61,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.sfops.secretflow.plugins.module_utils.firewall import firewall_rules
+from ansible_collections.sfops.secretflow.plugins.module_utils._firewall import firewall_rules
 
 
 def _firewall_rules(plan, host, peer_sources=None, extra_peer_sources=None, private_sources=None, ssh_port=22):

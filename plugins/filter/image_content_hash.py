@@ -55,7 +55,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.sfops.secretflow.plugins.module_utils.image_hash import DEFAULT_EXCLUDE, content_hash
+from ansible_collections.sfops.secretflow.plugins.module_utils._image_hash import DEFAULT_EXCLUDE, content_hash
 
 
 def _image_content_hash(texts, paths=None, exclude=None, length=12):

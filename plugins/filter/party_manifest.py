@@ -43,7 +43,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.sfops.secretflow.plugins.module_utils.plan import party_manifest
+from ansible_collections.sfops.secretflow.plugins.module_utils._plan import party_manifest
 
 
 def _party_manifest(plan, party):

@@ -51,7 +51,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.sfops.secretflow.plugins.module_utils import reachability
+from ansible_collections.sfops.secretflow.plugins.module_utils import _reachability as reachability
 
 
 def reachability_targets(plan, source, phase, options=None):

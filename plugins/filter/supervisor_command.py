@@ -38,7 +38,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.sfops.secretflow.plugins.module_utils.supervisor import supervisor_command
+from ansible_collections.sfops.secretflow.plugins.module_utils._supervisor import supervisor_command
 
 
 def _supervisor_command(argv):

@@ -52,7 +52,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.sfops.secretflow.plugins.module_utils.plan import worker_config
+from ansible_collections.sfops.secretflow.plugins.module_utils._plan import worker_config
 
 
 def _worker_config(plan, host, settings):

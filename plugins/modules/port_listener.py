@@ -214,7 +214,7 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.sfops.secretflow.plugins.module_utils import netprobe
+from ansible_collections.sfops.secretflow.plugins.module_utils import _netprobe as netprobe
 
 NAME_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
 HEX_RE = re.compile(r'^[0-9a-f]{12,64}$')

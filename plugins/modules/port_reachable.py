@@ -187,7 +187,7 @@ import socket
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.sfops.secretflow.plugins.module_utils import netprobe
+from ansible_collections.sfops.secretflow.plugins.module_utils import _netprobe as netprobe
 
 
 def main():

@@ -20,7 +20,7 @@ from role_templar import RoleTemplar  # noqa: E402
 
 
 from ansible_collections.sfops.secretflow.plugins.filter.image_content_hash import FilterModule  # noqa: E402
-from ansible_collections.sfops.secretflow.plugins.module_utils.image_hash import content_hash, tree_files  # noqa: E402
+from ansible_collections.sfops.secretflow.plugins.module_utils._image_hash import content_hash, tree_files  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROLE = os.path.join(ROOT, 'roles', 'image')
@@ -120,7 +120,7 @@ def test_dockerfile_official_secretflow_base():
 
 def test_dockerignore_matches_hash_excludes():
     lines = [line for line in Role().render('dockerignore.j2').splitlines() if line and not line.startswith('#')]
-    from ansible_collections.sfops.secretflow.plugins.module_utils.image_hash import DEFAULT_EXCLUDE
+    from ansible_collections.sfops.secretflow.plugins.module_utils._image_hash import DEFAULT_EXCLUDE
     assert sorted(line[len('**/'):] for line in lines) == sorted(DEFAULT_EXCLUDE)
 
 

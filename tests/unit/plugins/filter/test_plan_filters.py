@@ -9,7 +9,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sfops.secretflow.plugins.filter.party_manifest import FilterModule as ManifestFilters
 from ansible_collections.sfops.secretflow.plugins.filter.worker_config import FilterModule as WorkerFilters
-from ansible_collections.sfops.secretflow.plugins.module_utils import plan as planlib
+from ansible_collections.sfops.secretflow.plugins.module_utils import _plan as planlib
 from ansible_collections.sfops.secretflow.tests.unit.plugins.module_utils.test_plan import two_parties
 
 SETTINGS = {'queue': 'secretflow_queue', 'data_dir': '/data', 'concurrency': '2', 'peer_timeout_s': 120,

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.sfops.secretflow.plugins.module_utils.firewall import firewall_rules, FirewallError
+from ansible_collections.sfops.secretflow.plugins.module_utils._firewall import firewall_rules, FirewallError
 
 from test_reachability import build  # pylint: disable=import-error
 from role_templar import RoleTemplar  # pylint: disable=import-error

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Unit tests of module_utils/netprobe.py with real sockets on 127.0.0.1 only (and names under .invalid)."""
+"""Unit tests of module_utils/_netprobe.py with real sockets on 127.0.0.1 only (and names under .invalid)."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from ansible_collections.sfops.secretflow.plugins.module_utils import netprobe, sockets
+from ansible_collections.sfops.secretflow.plugins.module_utils import _netprobe as netprobe, _sockets as sockets
 
 from net_testing import LOCAL, free_ports, listening_port, my_comm  # pylint: disable=import-error
 
@@ -375,7 +375,7 @@ def test_start_listeners_does_not_hold_the_callers_pipes(state_dir):
     """Like a module run over SSH: the caller's stdout/stderr pipes reach EOF as soon as it exits."""
     port = free_ports()[0]
     state_file = os.path.join(state_dir, 'pipes.json')
-    script = ('import sys; from ansible_collections.sfops.secretflow.plugins.module_utils import netprobe; '
+    script = ('import sys; from ansible_collections.sfops.secretflow.plugins.module_utils import _netprobe as netprobe; '
               'print(netprobe.start_listeners([%d], "127.0.0.1", "b", 30, %r)["pid"])' % (port, state_file))
     start = time.monotonic()
     done = subprocess.run([sys.executable, '-c', script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

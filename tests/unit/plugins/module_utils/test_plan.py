@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from ansible_collections.sfops.secretflow.plugins.module_utils import plan as planlib
+from ansible_collections.sfops.secretflow.plugins.module_utils import _plan as planlib
 from ansible_collections.sfops.secretflow.plugins.action.deployment_plan import load_defaults
 
 DEFAULTS = load_defaults()

@@ -6,8 +6,8 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.sfops.secretflow.plugins.module_utils import plan as planlib
-from ansible_collections.sfops.secretflow.plugins.module_utils import reachability as reach
+from ansible_collections.sfops.secretflow.plugins.module_utils import _plan as planlib
+from ansible_collections.sfops.secretflow.plugins.module_utils import _reachability as reach
 
 from test_plan import model  # pylint: disable=import-error
 

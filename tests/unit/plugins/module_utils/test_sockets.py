@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Unit tests of module_utils/sockets.py: /proc parsing on a fake tree, and one real listening socket."""
+"""Unit tests of module_utils/_sockets.py: /proc parsing on a fake tree, and one real listening socket."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -10,7 +10,7 @@ import struct
 
 import pytest
 
-from ansible_collections.sfops.secretflow.plugins.module_utils import sockets
+from ansible_collections.sfops.secretflow.plugins.module_utils import _sockets as sockets
 
 CID_A = 'a' * 12 + '0123456789abcdef' * 3 + 'b' * 4
 CID_B = '0123456789abcdef' * 4

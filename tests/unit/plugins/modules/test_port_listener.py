@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from ansible_collections.sfops.secretflow.plugins.module_utils import netprobe
+from ansible_collections.sfops.secretflow.plugins.module_utils import _netprobe as netprobe
 from ansible_collections.sfops.secretflow.plugins.modules import port_listener
 
 from net_testing import LOCAL, free_ports, listening_port, my_comm, run_module  # pylint: disable=import-error

@@ -19,7 +19,7 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.sfops.secretflow.plugins.module_utils.reachability import NODE_PRIVATE, HEAD_PRIVATE, \
+from ansible_collections.sfops.secretflow.plugins.module_utils._reachability import NODE_PRIVATE, HEAD_PRIVATE, \
     WORKER_RANGE
 
 

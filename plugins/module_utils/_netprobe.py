@@ -49,7 +49,7 @@ try:
 except ImportError:  # pragma: no cover
     ctypes = None
 
-from ansible_collections.sfops.secretflow.plugins.module_utils import sockets
+from ansible_collections.sfops.secretflow.plugins.module_utils import _sockets as sockets
 
 EXPECTATIONS = ('open', 'closed', 'answers')
 ERROR_KINDS = ('refused', 'timeout', 'no_route', 'dns', 'other')

@@ -19,7 +19,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.sfops.secretflow.plugins.module_utils.plan import listen_any
+from ansible_collections.sfops.secretflow.plugins.module_utils._plan import listen_any
 
 PHASES = ('preflight', 'verify')
 
