@@ -81,7 +81,9 @@ log "installing the worker package from $worker"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 mkdir -p "$scratch/src"
-cp -a "$worker/pyproject.toml" "$worker/README.md" "$worker/sfworker" "$scratch/src/"
+# -L: sfworker/_topology.py is a symlink to the collection's plugins/module_utils/_topology.py (the plan's address
+# code, shared); the scratch copy must hold the file itself.
+cp -aL "$worker/pyproject.toml" "$worker/README.md" "$worker/sfworker" "$scratch/src/"
 find "$scratch/src" -name '__pycache__' -prune -exec rm -rf {} +
 grep -v '^[[:space:]]*#' "$req" | sed -e 's/\[[^]]*\]//' -e '/^[[:space:]]*$/d' > "$scratch/constraints.txt"
 "$venv/bin/python" -m pip install --quiet --progress-bar off --no-build-isolation \

@@ -19,13 +19,18 @@ import ipaddress
 import json
 import re
 
+# Addresses (host:port, wildcards, cluster_config, SPU cluster_def) and the RAY_*ADDRESS rule are shared with the
+# worker, which imports the same file (worker/sfworker/_topology.py is a symlink to it); re-exported here.
+# pylint: disable-next=unused-import
+from ansible_collections.sfops.secretflow.plugins.module_utils._topology import (  # noqa: F401
+    RAY_ADDRESS_WHY, cluster_config, hostport, is_dns_name, is_ip, is_ray_address_var, listen_any, spu_cluster_def,
+)
+
 PLAN_VERSION = 1
 
 PARTY_NAME_RE = re.compile(r'^[a-z][a-z0-9_]{0,31}$')
 NODE_ID_RE = re.compile(r'^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$')
-DNS_LABEL_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$')
 ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
-RAY_ADDRESS_ENV_RE = re.compile(r'^RAY_.*ADDR', re.IGNORECASE)
 
 RAY_ROLES = ('head', 'worker')
 
@@ -71,10 +76,6 @@ MANAGED_RAY_FLAGS = frozenset(['--head', '--address', '--node-ip-address', '--no
 # Variables that describe the whole deployment: every managed host must see the same value.
 DEPLOYMENT_VARS = ('sf_peer_parties', 'sf_spu_runtime_config')
 
-RAY_ADDRESS_WHY = ('the worker takes its Ray address from the deployment plan; with RAY_ADDRESS set, '
-                   'ray.init() treats the call as a connection to an existing cluster and refuses '
-                   'object_store_memory, num_cpus, resources and _system_config')
-
 
 class PlanError(Exception):
     """Raised by :func:`build_plan_or_raise` with every validation error."""
@@ -98,41 +99,6 @@ def _err(errors, party, host, var, text):
         errors.append('%s: %s%s%s' % (_where(party, host), var, '' if text.startswith('=') else ' ', text))
     else:
         errors.append('%s: %s' % (_where(party, host), text))
-
-
-def is_ip(value):
-    if not isinstance(value, str):
-        return False
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
-def is_dns_name(value):
-    """An RFC 1123 host name; an all-numeric last label is refused (it would be a malformed IP)."""
-    if not isinstance(value, str) or not value or len(value) > 253:
-        return False
-    name = value[:-1] if value.endswith('.') else value
-    labels = name.split('.')
-    if not all(DNS_LABEL_RE.match(label) for label in labels):
-        return False
-    return not labels[-1].isdigit()
-
-
-def hostport(host, port):
-    """``host:port``, with brackets around an IPv6 address."""
-    if is_ip(host) and ipaddress.ip_address(host).version == 6:
-        return '[%s]:%d' % (host, port)
-    return '%s:%d' % (host, port)
-
-
-def listen_any(host):
-    """The wildcard address of the same family as ``host``."""
-    if is_ip(host) and ipaddress.ip_address(host).version == 6:
-        return '::'
-    return '0.0.0.0'
 
 
 def as_port(value):
@@ -249,7 +215,7 @@ def _check_worker_env(host, errors):
         if not isinstance(key, str) or not ENV_NAME_RE.match(key):
             _err(errors, host.party, host.name, 'sf_worker_env', 'has an invalid variable name %r' % (key,))
             continue
-        if RAY_ADDRESS_ENV_RE.match(key):
+        if is_ray_address_var(key):
             _err(errors, host.party, host.name, 'sf_worker_env',
                  'must not set %s: %s' % (key, RAY_ADDRESS_WHY))
             continue
@@ -616,31 +582,6 @@ def _assemble(managed, heads, nodes, peers, spu_runtime):
         'hosts': {name: nodes[name]['party'] for name in sorted(nodes)},
         'parties': parties,
         'spu_cluster_def': spu_cluster_def(parties, spu_runtime, 0),
-    }
-
-
-def cluster_config(parties, self_party, slot):
-    """What ``sf.init(cluster_config=...)`` of ``self_party`` receives for job slot ``slot``."""
-    return {
-        'parties': {
-            name: {
-                'address': hostport(p['external_ip'], p['fed_port'] + slot),
-                'listen_addr': hostport(listen_any(p['external_ip']), p['fed_port'] + slot),
-            } for name, p in parties.items()
-        },
-        'self_party': self_party,
-    }
-
-
-def spu_cluster_def(parties, runtime_config, slot):
-    """The SPU ``cluster_def`` for job slot ``slot``; SPU reads ``listen_address`` (not ``listen_addr``)."""
-    return {
-        'nodes': [{
-            'party': name,
-            'address': hostport(parties[name]['external_ip'], parties[name]['spu_port'] + slot),
-            'listen_address': hostport(listen_any(parties[name]['external_ip']), parties[name]['spu_port'] + slot),
-        } for name in sorted(parties)],
-        'runtime_config': dict(runtime_config or {}),
     }
 
 

@@ -7,7 +7,6 @@ See docs/worker.md for the schema.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
@@ -17,6 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import yaml
 
+from ._topology import hostport, is_dns_name, is_ip
 from .errors import ConfigError
 
 DEFAULT_CONFIG_PATH = "/etc/sfworker/config.yml"
@@ -44,16 +44,18 @@ _RAY_BUILTIN_RESOURCES = {"CPU", "GPU", "memory", "object_store_memory", "accele
 
 @dataclass(frozen=True)
 class PartyEndpoint:
+    """One party as the deployment plan ships it: what other parties dial (``external_ip``) and the first port
+    of its fed and SPU ranges (``job_slots`` ports each). Addresses are formatted only by ``sfworker._topology``
+    (the plan's own code), from :meth:`as_plan_entry`."""
+
     name: str
     external_ip: str
     fed_port: int
     spu_port: int
 
-    def fed_address(self, slot: int) -> str:
-        return f"{self.external_ip}:{self.fed_port + slot}"
-
-    def spu_address(self, slot: int) -> str:
-        return f"{self.external_ip}:{self.spu_port + slot}"
+    def as_plan_entry(self) -> Dict[str, Any]:
+        """The party's entry exactly as in the worker config (and the plan): external_ip, fed_port, spu_port."""
+        return {"external_ip": self.external_ip, "fed_port": self.fed_port, "spu_port": self.spu_port}
 
 
 @dataclass(frozen=True)
@@ -97,10 +99,7 @@ class WorkerConfig:
 
     def to_dict(self) -> Dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "parties"}
-        d["parties"] = {
-            n: {"external_ip": p.external_ip, "fed_port": p.fed_port, "spu_port": p.spu_port}
-            for n, p in self.parties.items()
-        }
+        d["parties"] = {n: p.as_plan_entry() for n, p in self.parties.items()}
         return d
 
 
@@ -111,12 +110,17 @@ def redact_url(url: str) -> str:
         return "<unparseable url>"
     if u.password is None:
         return url
-    netloc = u.hostname or ""
-    if u.port:
-        netloc = f"{netloc}:{u.port}"
+    netloc = _url_host(u.hostname or "", u.port)
     user = u.username or ""
     netloc = f"{user}:***@{netloc}"
     return urllib.parse.urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
+
+
+def _url_host(host: str, port: Optional[int]) -> str:
+    """The host[:port] of a URL; urlsplit's hostname drops an IPv6 address's brackets, this puts them back."""
+    if port:
+        return hostport(host, port)
+    return f"[{host}]" if ":" in host else host
 
 
 def resolve_config_path(cli_path: Optional[str] = None) -> str:
@@ -201,12 +205,9 @@ def _dict(raw: Mapping, key: str, source) -> Dict[str, Any]:
 
 
 def _ip(v: str, key: str, source) -> str:
-    try:
-        ipaddress.ip_address(v)
-    except ValueError:
-        # a DNS name is acceptable for external addresses; reject obvious garbage
-        if not v or any(c in v for c in " /:@"):
-            raise _err(key, f"must be an IP address or host name, got {v!r}", source) from None
+    # the plan's own rule (sfworker._topology): an IP address (v4 or v6) or an RFC 1123 host name
+    if not (is_ip(v) or is_dns_name(v)):
+        raise _err(key, f"must be an IP address or host name, got {v!r}", source)
     return v
 
 
@@ -267,10 +268,8 @@ def parse_config(raw: Any, source: Optional[str] = None) -> WorkerConfig:
             raise _err("redis_password_file", f"cannot read {pw_file}: {e.strerror}", source) from None
         if not pw:
             raise _err("redis_password_file", f"{pw_file} is empty", source)
-        host = u.hostname or "127.0.0.1"
-        netloc = f"{urllib.parse.quote(u.username or '', safe='')}:{urllib.parse.quote(pw, safe='')}@{host}"
-        if u.port:
-            netloc += f":{u.port}"
+        netloc = (f"{urllib.parse.quote(u.username or '', safe='')}:{urllib.parse.quote(pw, safe='')}@"
+                  f"{_url_host(u.hostname or '127.0.0.1', u.port)}")
         redis_url = urllib.parse.urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
 
     queue = _opt_str(raw, "queue", "secretflow_queue", source)

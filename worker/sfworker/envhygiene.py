@@ -9,15 +9,12 @@ RAY_ADDRESS-like variable from os.environ before ray can be imported.
 from __future__ import annotations
 
 import os
-import re
 from typing import Dict, MutableMapping, Optional
 
-# RAY_ADDRESS, RAY_HEAD_ADDRESS, RAY_GCS_ADDRESS, RAY_CLIENT_ADDRESS, RAY_REDIS_ADDRESS, ...
-_RAY_ADDR_RE = re.compile(r"^RAY_(?:[A-Z0-9_]*_)?ADDR(?:ESS)?$", re.IGNORECASE)
-
-
-def is_ray_address_var(name: str) -> bool:
-    return bool(_RAY_ADDR_RE.match(name))
+# The one RAY_*ADDRESS rule (RAY_ADDRESS, RAY_HEAD_ADDRESS, RAY_GCS_ADDRESS, RAY_CLIENT_ADDR, ...), shared with
+# the deployment plan, which refuses the same names in the inventory's sf_worker_env. Standard library only: it
+# is safe to import before Ray.
+from ._topology import RAY_ADDRESS_ENV_RE, is_ray_address_var  # noqa: F401  (re-exported)
 
 
 def scrub_ray_env(environ: Optional[MutableMapping[str, str]] = None) -> Dict[str, str]:

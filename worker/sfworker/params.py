@@ -11,6 +11,7 @@ import hashlib
 import re
 from typing import Any, Dict, List, Optional
 
+from . import _topology
 from .config import WorkerConfig, ray_driver_node_ip
 from .errors import ParamsError
 from .tasks.registry import ValidationContext, get_task_type
@@ -169,21 +170,11 @@ def build_job_spec(cfg: WorkerConfig, task_request_id: Any, task_params: Any) ->
     if unknown:
         raise ParamsError(f"spu_config.link_desc: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(SPU_LINK_DESC_KEYS))})")
 
-    eps = {p: cfg.parties[p] for p in parties}
-    cluster_config = {
-        "parties": {
-            p: {"address": ep.fed_address(slot), "listen_addr": f"0.0.0.0:{ep.fed_port + slot}"}
-            for p, ep in eps.items()
-        },
-        "self_party": cfg.party,
-    }
-    spu_cluster_def = {
-        "nodes": [
-            {"party": p, "address": ep.spu_address(slot), "listen_address": f"0.0.0.0:{ep.spu_port + slot}"}
-            for p, ep in eps.items()
-        ],
-        "runtime_config": runtime_config,
-    }
+    # The deployment plan's own functions (sfworker/_topology.py is the collection's module_utils/_topology.py),
+    # given the job's parties as the plan shipped them: identical to the plan's cluster_config for this slot.
+    job_parties = {p: cfg.parties[p].as_plan_entry() for p in parties}
+    cluster_config = _topology.cluster_config(job_parties, cfg.party, slot)
+    spu_cluster_def = _topology.spu_cluster_def(job_parties, runtime_config, slot)
 
     return {
         "task_request_id": task_request_id,

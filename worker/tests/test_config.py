@@ -25,8 +25,8 @@ def test_good_yaml_and_defaults(tmp_path, data_dir):
     assert cfg.queue == "secretflow_queue"
     assert cfg.job_slots == 10 and cfg.peer_timeout_s == 120 and cfg.job_timeout_s == 3600
     assert cfg.spu_runtime_config == {"protocol": "SEMI2K", "field": "FM128"}
-    assert cfg.me.fed_address(3) == "127.0.0.1:19003"
-    assert cfg.parties["bob"].spu_address(0) == "127.0.0.2:19500"
+    assert cfg.me.as_plan_entry() == {"external_ip": "127.0.0.1", "fed_port": 19000, "spu_port": 19500}
+    assert cfg.parties["bob"].as_plan_entry() == {"external_ip": "127.0.0.2", "fed_port": 19000, "spu_port": 19500}
     assert cfg.worker_name == "sfworker@alice-head"
     assert cfg.source_path == str(p)
 

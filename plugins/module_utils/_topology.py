@@ -1,0 +1,126 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) sfops.secretflow contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Addresses of a deployment, written once for the controller AND the worker.
+
+This one file is imported on both sides:
+
+- by the deployment plan, as ``ansible_collections.sfops.secretflow.plugins.module_utils._topology``
+  (:mod:`._plan` re-exports the names below), to validate the inventory and render the plan;
+- by the SecretFlow worker at job time, as ``sfworker._topology``: ``worker/sfworker/_topology.py`` is a
+  relative symlink to this file. ``pip install`` (setuptools copies file contents), the image role's
+  ``ansible.builtin.copy`` (``local_follow``), ``scripts/worker-venv.sh`` (``cp -L``) and the image content
+  hash all follow it, so the image carries exactly this code and changes with it.
+
+Hence the rules of this file: standard library only, never an ``ansible`` import, no state, runs on every
+Python the collection's module_utils and the worker support (3.8+). See docs/architecture.md, "Addresses:
+plan -> worker".
+
+What lives here: how a host and a port become an address (IPv6 in brackets), the wildcard a listener binds,
+the RayFed ``cluster_config`` and SPU ``cluster_def`` of a job slot, and the rule naming the ``RAY_*ADDRESS``
+environment variables that nobody may set (inventory validation) and the worker removes (before Ray is
+imported).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import re
+
+DNS_LABEL_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$')
+
+# Environment variables that would hand Ray an address: RAY_ADDRESS, RAY_HEAD_ADDRESS, RAY_GCS_ADDRESS,
+# RAY_CLIENT_ADDR, RAY_API_SERVER_ADDRESS, ... (any case). The inventory may not set them (sf_worker_env) and
+# the worker removes them from its environment and from every child's.
+RAY_ADDRESS_ENV_RE = re.compile(r'^RAY_.*ADDR', re.IGNORECASE)
+RAY_ADDRESS_WHY = ('the worker takes its Ray address from the deployment plan; with RAY_ADDRESS set, '
+                   'ray.init() treats the call as a connection to an existing cluster and refuses '
+                   'object_store_memory, num_cpus, resources and _system_config')
+
+
+def is_ray_address_var(name):
+    """True for an environment variable name that would give Ray an address (see RAY_ADDRESS_ENV_RE)."""
+    return isinstance(name, str) and RAY_ADDRESS_ENV_RE.match(name) is not None
+
+
+def is_ip(value):
+    """True for an IPv4 or IPv6 address in text form."""
+    if not isinstance(value, str):
+        return False
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def is_dns_name(value):
+    """An RFC 1123 host name; an all-numeric last label is refused (it would be a malformed IP)."""
+    if not isinstance(value, str) or not value or len(value) > 253:
+        return False
+    name = value[:-1] if value.endswith('.') else value
+    labels = name.split('.')
+    if not all(DNS_LABEL_RE.match(label) for label in labels):
+        return False
+    return not labels[-1].isdigit()
+
+
+def _is_ipv6(host):
+    return is_ip(host) and ipaddress.ip_address(host).version == 6
+
+
+def hostport(host, port):
+    """``host:port``, with brackets around an IPv6 address."""
+    if _is_ipv6(host):
+        return '[%s]:%d' % (host, port)
+    return '%s:%d' % (host, port)
+
+
+def listen_any(host):
+    """The wildcard address of the same family as ``host`` (a DNS name counts as IPv4)."""
+    return '::' if _is_ipv6(host) else '0.0.0.0'
+
+
+def fed_endpoint(party, slot):
+    """RayFed's entry of one party for job slot ``slot``.
+
+    ``party`` is a mapping with at least ``external_ip`` and ``fed_port`` (a plan party, or a worker config
+    party)."""
+    port = party['fed_port'] + slot
+    return {
+        'address': hostport(party['external_ip'], port),
+        'listen_addr': hostport(listen_any(party['external_ip']), port),
+    }
+
+
+def spu_endpoint(name, party, slot):
+    """SPU's node entry of one party for job slot ``slot``; SPU reads ``listen_address`` (``listen_addr`` in an
+    SPU node is silently ignored)."""
+    port = party['spu_port'] + slot
+    return {
+        'party': name,
+        'address': hostport(party['external_ip'], port),
+        'listen_address': hostport(listen_any(party['external_ip']), port),
+    }
+
+
+def cluster_config(parties, self_party, slot):
+    """What ``sf.init(cluster_config=...)`` of ``self_party`` receives for job slot ``slot``.
+
+    ``parties``: name -> mapping with ``external_ip`` and ``fed_port``; exactly the parties of the job (the plan
+    passes every party of the deployment, the worker the parties of one job)."""
+    return {
+        'parties': dict((name, fed_endpoint(parties[name], slot)) for name in sorted(parties)),
+        'self_party': self_party,
+    }
+
+
+def spu_cluster_def(parties, runtime_config, slot):
+    """The SPU ``cluster_def`` for job slot ``slot``: one node per party (sorted by name), ``runtime_config``
+    copied. ``parties`` as in :func:`cluster_config`, with ``spu_port``."""
+    return {
+        'nodes': [spu_endpoint(name, parties[name], slot) for name in sorted(parties)],
+        'runtime_config': dict(runtime_config or {}),
+    }
