@@ -19,6 +19,8 @@ import ipaddress
 import json
 import re
 
+from ansible_collections.sfops.secretflow.plugins.module_utils import _ports as portlib
+
 # Addresses (host:port, wildcards, cluster_config, SPU cluster_def) and the RAY_*ADDRESS rule are shared with the
 # worker, which imports the same file (worker/sfworker/_topology.py is a symlink to it); re-exported here.
 # pylint: disable-next=unused-import
@@ -39,40 +41,38 @@ RAY_ROLES = ('head', 'worker')
 GATEWAY_RESOURCE = 'sf_gateway'
 GATEWAY_CAPACITY = 1000
 
-# Fixed ports every node (head or worker) binds, in the order they appear in ``ray start``.
-NODE_PORTS = (
-    ('sf_ray_node_manager_port', '--node-manager-port'),
-    ('sf_ray_object_manager_port', '--object-manager-port'),
-    ('sf_ray_dashboard_agent_grpc_port', '--dashboard-agent-grpc-port'),
-    ('sf_ray_dashboard_agent_listen_port', '--dashboard-agent-listen-port'),
-    ('sf_ray_metrics_export_port', '--metrics-export-port'),
-    ('sf_ray_runtime_env_agent_port', '--runtime-env-agent-port'),
-)
-# Fixed ports only the party's head binds.
-HEAD_PORTS = (
-    ('sf_ray_port', '--port'),
-    ('sf_ray_client_server_port', '--ray-client-server-port'),
-    ('sf_redis_port', None),
-)
-WORKER_RANGE = ('sf_ray_min_worker_port', 'sf_ray_max_worker_port')
-# Variables that describe the party as a whole: every host of a party must agree on them.
-PARTY_VARS = ('sf_redis_port', 'sf_ray_port', 'sf_ray_client_server_port', 'sf_fed_port', 'sf_spu_port',
-              'sf_job_slots')
-PORT_VARS = tuple(pair[0] for pair in NODE_PORTS + HEAD_PORTS) + WORKER_RANGE + (
-    'sf_fed_port', 'sf_spu_port')
+# Every port variable, its ``ray start`` flag, where it is bound and who may reach it: ONE table, _ports.PORTS.
+# The names below are derived from it when a plan is built (the constants serve the action plugin).
+# ``ray start`` flags the plan owns besides the ports'; sf_ray_start_extra_args may not repeat them.
+OWN_RAY_FLAGS = ('--head', '--address', '--node-ip-address', '--node-name', '--worker-port-list', '--labels',
+                 '--include-dashboard', '--disable-usage-stats', '--block', '--dashboard-port', '--resources')
 
-# Variables that have a default. The defaults themselves live in ONE place, roles/plan/defaults/main.yml
-# (documented there and in meta/argument_specs.yml); the action plugin passes them in as ``defaults``.
-DEFAULTED_VARS = ('sf_ray_role',) + PORT_VARS + ('sf_job_slots', 'sf_worker_env', 'sf_ray_start_extra_args',
-                                                 'sf_peer_parties', 'sf_spu_runtime_config')
+
+def _party_vars():
+    """Variables that describe the party as a whole, on which every host must agree with its head: the ports only
+    the head binds (the other nodes dial them, other parties reach them) and the number of job slots."""
+    return portlib.port_vars([row for row in portlib.PORTS if row.bound == portlib.HEAD]) + ('sf_job_slots',)
+
+
+def _defaulted_vars():
+    """Variables that have a default. The defaults themselves live in ONE place, roles/plan/defaults/main.yml
+    (documented there and in meta/argument_specs.yml); the action plugin passes them in as ``defaults``."""
+    return ('sf_ray_role',) + portlib.port_vars() + ('sf_job_slots', 'sf_worker_env', 'sf_ray_start_extra_args',
+                                                     'sf_peer_parties', 'sf_spu_runtime_config')
+
+
+def _managed_ray_flags():
+    """``ray start`` flags the plan sets; sf_ray_start_extra_args may not repeat them."""
+    return frozenset(OWN_RAY_FLAGS + portlib.ray_flags())
+
+
+PORT_VARS = portlib.port_vars()
+PARTY_VARS = _party_vars()
+DEFAULTED_VARS = _defaulted_vars()
 # Variables the plan reads from each host (plus inventory_hostname / ansible_host).
 HOST_VARS = ('sf_node_id', 'sf_node_ip', 'sf_external_ip', 'sf_ray_role', 'sf_worker_env',
              'sf_ray_start_extra_args') + PORT_VARS + ('sf_job_slots',)
-# ``ray start`` flags the plan owns; sf_ray_start_extra_args may not repeat them.
-MANAGED_RAY_FLAGS = frozenset(['--head', '--address', '--node-ip-address', '--node-name', '--min-worker-port',
-                               '--max-worker-port', '--worker-port-list', '--labels', '--include-dashboard',
-                               '--disable-usage-stats', '--block', '--dashboard-port', '--resources'] +
-                              [flag for _var, flag in NODE_PORTS + HEAD_PORTS if flag])
+MANAGED_RAY_FLAGS = _managed_ray_flags()
 # Variables that describe the whole deployment: every managed host must see the same value.
 DEPLOYMENT_VARS = ('sf_peer_parties', 'sf_spu_runtime_config')
 
@@ -174,7 +174,7 @@ def _collect_hosts(inventory, defaults, errors):
 def _check_ports(host, errors):
     """Validate every port variable of a host; return the ones that are valid as name -> int."""
     ports = {}
-    for var in PORT_VARS:
+    for var in portlib.port_vars():
         value = host.get(var)
         port = as_port(value)
         if port is None:
@@ -235,13 +235,14 @@ def _check_extra_args(host, errors):
         _err(errors, host.party, host.name, 'sf_ray_start_extra_args',
              'must be a list of strings such as ["--num-cpus=8"]')
         return []
+    managed = _managed_ray_flags()
     clean = []
     for arg in args:
         flag = arg.split('=', 1)[0]
         if not flag.startswith('--'):
             _err(errors, host.party, host.name, 'sf_ray_start_extra_args',
                  'has %r: give each option as one "--flag=value" item' % (arg,))
-        elif flag in MANAGED_RAY_FLAGS:
+        elif flag in managed:
             _err(errors, host.party, host.name, 'sf_ray_start_extra_args',
                  'must not set %s: the deployment plan sets it from the inventory (see the sf_* variables)' % flag)
         else:
@@ -249,14 +250,22 @@ def _check_extra_args(host, errors):
     return clean
 
 
+def _peer_keys():
+    """What a peer party declares in ``sf_peer_parties``: its external address and the first port of every range
+    other parties reach (the rows of the port table with reach ``peers``), e.g. fed_port and spu_port."""
+    return [portlib.plan_key(var) for var in portlib.port_vars([row for row in portlib.PORTS
+                                                                if row.reach == portlib.PEERS])]
+
+
 def _check_peers(peers, managed, errors):
     """Validate ``sf_peer_parties``; return name -> {external_ip, fed_port, spu_port} for the valid ones."""
     result = {}
+    keys = _peer_keys()
     if peers is None:
         return result
     if not isinstance(peers, dict):
-        _err(errors, None, None, 'sf_peer_parties', 'must be a mapping of party name to {external_ip, fed_port, '
-                                                    'spu_port}, got %s' % type(peers).__name__)
+        _err(errors, None, None, 'sf_peer_parties', 'must be a mapping of party name to {%s}, got %s'
+             % (', '.join(['external_ip'] + keys), type(peers).__name__))
         return result
     for name in sorted(peers, key=str):
         spec = peers[name]
@@ -272,10 +281,10 @@ def _check_peers(peers, managed, errors):
                  'a party is either managed here or a peer')
             ok = False
         if not isinstance(spec, dict):
-            _err(errors, name, None, 'sf_peer_parties', 'entry must be a mapping with external_ip, fed_port and '
-                                                        'spu_port')
+            _err(errors, name, None, 'sf_peer_parties', 'entry must be a mapping with %s and %s'
+                 % (', '.join(['external_ip'] + keys[:-1]), keys[-1]))
             continue
-        for key in ('external_ip', 'fed_port', 'spu_port'):
+        for key in ['external_ip'] + keys:
             if key not in spec or spec[key] in (None, ''):
                 _err(errors, name, None, 'sf_peer_parties.%s.%s' % (name, key), 'is missing')
                 ok = False
@@ -285,7 +294,7 @@ def _check_peers(peers, managed, errors):
                  '=%r is neither an IP address nor a DNS name' % (ext,))
             ok = False
         ports = {}
-        for key in ('fed_port', 'spu_port'):
+        for key in keys:
             if spec.get(key) in (None, ''):
                 continue
             ports[key] = as_port(spec[key])
@@ -294,29 +303,22 @@ def _check_peers(peers, managed, errors):
                      '=%r is not an integer port in 1-65535' % (spec[key],))
                 ok = False
         if ok:
-            result[name] = {'external_ip': ext, 'fed_port': ports['fed_port'], 'spu_port': ports['spu_port']}
+            result[name] = dict(ports, external_ip=ext)
     return result
 
 
-def _claims(host, ports, job_slots, is_head):
-    """Port ranges this host binds: (first, last, description)."""
-    claims = []
-    for var, _flag in NODE_PORTS:
-        if var in ports:
-            claims.append((ports[var], ports[var], var))
-    lo, hi = ports.get(WORKER_RANGE[0]), ports.get(WORKER_RANGE[1])
-    if lo is not None and hi is not None and lo <= hi:
-        claims.append((lo, hi, 'sf_ray_min_worker_port..sf_ray_max_worker_port'))
-    if is_head:
-        for var, _flag in HEAD_PORTS:
-            if var in ports:
-                claims.append((ports[var], ports[var], var))
-        if job_slots:
-            for var in ('sf_fed_port', 'sf_spu_port'):
-                if var in ports:
-                    claims.append((ports[var], ports[var] + job_slots - 1,
-                                   '%s range (sf_job_slots=%d)' % (var, job_slots)))
-    return claims
+def _check_ranges(host, ports, slots, errors):
+    """A pool must not run backwards, a slot range not past 65535."""
+    for row in portlib.PORTS:
+        first = ports.get(row.variables[0])
+        if first is None:
+            continue
+        if row.span == portlib.POOL and ports.get(row.variables[1]) is not None and first > ports[row.variables[1]]:
+            _err(errors, host.party, host.name, row.variables[0],
+                 '=%d is above %s=%d' % (first, row.variables[1], ports[row.variables[1]]))
+        if row.span == portlib.SLOTS and slots and first + slots - 1 > 65535:
+            _err(errors, host.party, host.name, row.variables[0], '=%d with sf_job_slots=%d runs past port 65535'
+                 % (first, slots))
 
 
 def _describe(claim):
@@ -342,23 +344,31 @@ def _check_collisions(by_ip, errors):
             active.append((host, claim))
 
 
+def _port_flags(rows, values):
+    """``--flag=port`` of every variable of ``rows`` that has a flag."""
+    return ['%s=%d' % (flag, values[var]) for row in rows for var, flag in zip(row.variables, row.flags)]
+
+
 def ray_start_argv(node, party, head_ip, ray_port, extra_args=None):
     """The complete ``ray start`` argument list of one node (``node`` is a plan node entry)."""
-    p = node['ports']
+    is_head = node['role'] == 'head'
+    # The port flags come from the port table, each kind in table order: the GCS port right after --head (the other
+    # nodes dial it with --address instead), the fixed ports of every node, the head's other fixed ports, the
+    # ranges.
+    rows = [row for row in portlib.rows_bound_on(is_head) if row.flags]
+    fixed = [row for row in rows if row.span == portlib.PORT and row.group != 'gcs']
     argv = ['ray', 'start']
-    if node['role'] == 'head':
-        argv += ['--head', '--port=%d' % p['sf_ray_port']]
+    if is_head:
+        argv += ['--head'] + _port_flags([row for row in rows if row.group == 'gcs'], node['ports'])
     else:
         argv += ['--address=%s' % hostport(head_ip, ray_port)]
     argv += ['--node-ip-address=%s' % node['node_ip'], '--node-name=%s' % node['node_id']]
-    for var, flag in NODE_PORTS:
-        argv.append('%s=%d' % (flag, p[var]))
-    if node['role'] == 'head':
-        argv.append('--ray-client-server-port=%d' % p['sf_ray_client_server_port'])
+    argv += _port_flags([row for row in fixed if row.bound == portlib.NODE], node['ports'])
+    if is_head:
+        argv += _port_flags([row for row in fixed if row.bound == portlib.HEAD], node['ports'])
         argv.append('--resources=%s' % json.dumps({GATEWAY_RESOURCE: GATEWAY_CAPACITY}, separators=(',', ':')))
-    argv += ['--min-worker-port=%d' % p['sf_ray_min_worker_port'],
-             '--max-worker-port=%d' % p['sf_ray_max_worker_port'],
-             '--labels=%s' % json.dumps({'sf_node_id': node['node_id'], 'sf_party': party},
+    argv += _port_flags([row for row in rows if row.span != portlib.PORT], node['ports'])
+    argv += ['--labels=%s' % json.dumps({'sf_node_id': node['node_id'], 'sf_party': party},
                                         sort_keys=True, separators=(',', ':'))]
     if node['role'] == 'head':
         # Ray 2.9 refuses --include-dashboard on a worker node ("should only be specified ... with --head");
@@ -384,7 +394,7 @@ def build_plan(inventory):
     """
     errors = []
     defaults = dict(inventory.get('defaults') or {})
-    for var in DEFAULTED_VARS:
+    for var in _defaulted_vars():
         if var not in defaults:
             _err(errors, None, None, var, 'has no default (roles/plan/defaults/main.yml is incomplete)')
     hosts = _collect_hosts(inventory, defaults, errors)
@@ -455,28 +465,23 @@ def build_plan(inventory):
         node['role'] = role
 
         ports = _check_ports(host, errors)
-        lo, hi = ports.get(WORKER_RANGE[0]), ports.get(WORKER_RANGE[1])
-        if lo is not None and hi is not None and lo > hi:
-            _err(errors, host.party, name, 'sf_ray_min_worker_port',
-                 '=%d is above sf_ray_max_worker_port=%d' % (lo, hi))
         slots = as_int(host.get('sf_job_slots'))
         if slots is None or slots < 1:
             _err(errors, host.party, name, 'sf_job_slots',
                  '=%r must be an integer of at least 1 (jobs a party runs at once)' % (host.get('sf_job_slots'),))
             slots = None
-        else:
-            for var in ('sf_fed_port', 'sf_spu_port'):
-                if var in ports and ports[var] + slots - 1 > 65535:
-                    _err(errors, host.party, name, var, '=%d with sf_job_slots=%d runs past port 65535'
-                         % (ports[var], slots))
+        _check_ranges(host, ports, slots, errors)
         node['job_slots'] = slots
         node['ports'] = ports
+        # What this node binds, from the port table (rows whose variables are invalid are left out: reported above).
+        node['listeners'] = portlib.listeners(ports, role == 'head', slots)
         node['worker_env'] = _check_worker_env(host, errors)
         node['extra_args'] = _check_extra_args(host, errors)
         nodes[name] = node
         if is_ip(node_ip):
             key = str(ipaddress.ip_address(node_ip))
-            for claim in _claims(host, ports, slots, role == 'head'):
+            for entry in node['listeners']:
+                claim = (entry['first'], entry['last'], portlib.describe(entry, slots))
                 by_ip.setdefault(key, []).append((host, claim))
 
     for party in managed:
@@ -498,7 +503,7 @@ def build_plan(inventory):
         for name in sorted(inventory['parties'][party]):
             if name == head.name or hosts.get(name) is None or hosts[name].party != party:
                 continue
-            for var in PARTY_VARS:
+            for var in _party_vars():
                 if str(hosts[name].get(var)) != str(head.get(var)):
                     _err(errors, party, name, var,
                          "=%r differs from the party head '%s' (%r); it is a party-wide setting, set it at the "
@@ -521,6 +526,19 @@ def build_plan(inventory):
     return [], _assemble(managed, heads, nodes, peers, spu_runtime)
 
 
+def _public(listeners):
+    """What other parties reach of a party, at its external address: ``listeners`` (the rows of the port table
+    with reach ``peers``) and, for each, its first port under the variable's name (``fed_port``) and, for a range,
+    ``[first, last]`` under the row's name (``fed_ports``)."""
+    public = [entry for entry in listeners if entry['reach'] == portlib.PEERS]
+    out = {'listeners': public}
+    for entry in public:
+        out[portlib.plan_key(entry['variables'][0])] = entry['first']
+        if entry['span'] != portlib.PORT:
+            out[entry['name']] = [entry['first'], entry['last']]
+    return out
+
+
 def _assemble(managed, heads, nodes, peers, spu_runtime):
     job_slots = nodes[heads[managed[0]][0]]['job_slots']
     parties = {}
@@ -531,30 +549,24 @@ def _assemble(managed, heads, nodes, peers, spu_runtime):
             'managed': True,
             'head': heads[party][0],
             'external_ip': head['external_ip'],
-            'fed_port': hp['sf_fed_port'],
-            'spu_port': hp['sf_spu_port'],
-            'fed_ports': [hp['sf_fed_port'], hp['sf_fed_port'] + job_slots - 1],
-            'spu_ports': [hp['sf_spu_port'], hp['sf_spu_port'] + job_slots - 1],
             'ray_address': hostport(head['node_ip'], hp['sf_ray_port']),
             'redis': {'host': head['node_ip'], 'port': hp['sf_redis_port']},
             'nodes': {},
         }
+        parties[party].update(_public(head['listeners']))
     for name in sorted(nodes):
         node = nodes[name]
         party = node['party']
         head = nodes[heads[party][0]]
-        ports = {var[3:]: value for var, value in node['ports'].items()}
-        if node['role'] != 'head':
-            for var, _flag in HEAD_PORTS:
-                ports.pop(var[3:], None)
-            ports.pop('fed_port', None)
-            ports.pop('spu_port', None)
         entry = {
             'node_id': node['node_id'],
             'node_ip': node['node_ip'],
             'external_ip': node['external_ip'],
             'role': node['role'],
-            'ports': ports,
+            'listeners': node['listeners'],
+            # The same ports by variable (without sf_), as earlier plans published them.
+            'ports': {portlib.plan_key(var): node['ports'][var]
+                      for var in portlib.port_vars(portlib.rows_bound_on(node['role'] == 'head'))},
             'worker_env': node['worker_env'],
         }
         entry['ray_start_argv'] = ray_start_argv(
@@ -563,15 +575,13 @@ def _assemble(managed, heads, nodes, peers, spu_runtime):
         parties[party]['nodes'][name] = entry
     for name in sorted(peers):
         peer = peers[name]
-        parties[name] = {
-            'managed': False,
-            'external_ip': peer['external_ip'],
-            'fed_port': peer['fed_port'],
-            'spu_port': peer['spu_port'],
-            'fed_ports': [peer['fed_port'], peer['fed_port'] + job_slots - 1],
-            'spu_ports': [peer['spu_port'], peer['spu_port'] + job_slots - 1],
-            'nodes': {},
-        }
+        listeners = []
+        for row in portlib.PORTS:
+            if row.reach == portlib.PEERS:
+                span = portlib.span_of(row, {var: peer[portlib.plan_key(var)] for var in row.variables}, job_slots)
+                listeners.append(portlib.listener(row, span[0], span[1]))
+        parties[name] = {'managed': False, 'external_ip': peer['external_ip'], 'nodes': {}}
+        parties[name].update(_public(listeners))
     order = sorted(parties)
     for party in managed:
         parties[party]['cluster_config'] = cluster_config(parties, party, 0)

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from ansible_collections.sfops.secretflow.plugins.module_utils import _plan as planlib
+from ansible_collections.sfops.secretflow.plugins.module_utils import _ports as portlib
 from ansible_collections.sfops.secretflow.plugins.action.deployment_plan import load_defaults
 
 DEFAULTS = load_defaults()
@@ -277,7 +278,8 @@ def test_nodes_sharing_an_ip_with_distinct_ports_are_fine():
 def test_worker_nodes_do_not_claim_head_ports():
     """A worker node on the head's server only collides on the ports it really binds."""
     inv = two_parties()
-    shifted = {var: DEFAULTS[var] + 1000 for var, _flag in planlib.NODE_PORTS}
+    fixed = [row for row in portlib.PORTS if row.bound == portlib.NODE and row.span == portlib.PORT]
+    shifted = {var: DEFAULTS[var] + 1000 for var in portlib.port_vars(fixed)}
     shifted.update(sf_ray_min_worker_port=18000, sf_ray_max_worker_port=18099)
     inv['hosts']['alice-2'].update(shifted, ansible_host='10.0.0.11')
     assert errors_of(inv) == []
@@ -331,7 +333,13 @@ def test_good_peer():
     _errors, plan = planlib.build_plan(inv)
     assert plan['parties']['carol'] == {
         'managed': False, 'external_ip': 'carol.example.org', 'fed_port': 29000, 'spu_port': 29500,
-        'fed_ports': [29000, 29009], 'spu_ports': [29500, 29509], 'nodes': {}}
+        'fed_ports': [29000, 29009], 'spu_ports': [29500, 29509], 'nodes': {},
+        # what other parties reach of carol, from the port table's rows with reach 'peers'
+        'listeners': [
+            {'name': 'fed_ports', 'variables': ['sf_fed_port'], 'first': 29000, 'last': 29009, 'group': 'fed',
+             'reach': 'peers', 'span': 'slots'},
+            {'name': 'spu_ports', 'variables': ['sf_spu_port'], 'first': 29500, 'last': 29509, 'group': 'spu',
+             'reach': 'peers', 'span': 'slots'}]}
     assert plan['parties']['alice']['cluster_config']['parties']['carol'] == {
         'address': 'carol.example.org:29000', 'listen_addr': '0.0.0.0:29000'}
 
