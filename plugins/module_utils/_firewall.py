@@ -3,12 +3,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The firewall rules of one server, derived from the deployment plan.
 
-Two kinds of ports, two kinds of sources:
+Two kinds of ports - the node's listeners in the plan, classified by the port table (``_ports.PORTS``) - and two
+kinds of sources:
 
-* private - every Ray port of the node (and the head's GCS, Ray client and Redis ports): open only to the party's
-  own nodes (plus ``private_sources``, e.g. a monitoring host);
-* public - the head's fed and SPU port ranges: open to the other parties' addresses (their nodes' external IPs,
-  or what ``peer_sources`` says for a party whose traffic arrives NATed) plus the party's own nodes.
+* private (reach ``party``) - every Ray port of the node (and the head's GCS, Ray client and Redis ports): open only
+  to the party's own nodes (plus ``private_sources``, e.g. a monitoring host);
+* public (reach ``peers``) - the head's fed and SPU port ranges: open to the other parties' addresses (their nodes'
+  external IPs, or what ``peer_sources`` says for a party whose traffic arrives NATed) plus the party's own nodes.
 
 Every other port of the server is left alone. Nothing here touches the network.
 """
@@ -19,8 +20,7 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.sfops.secretflow.plugins.module_utils._reachability import NODE_PRIVATE, HEAD_PRIVATE, \
-    WORKER_RANGE
+from ansible_collections.sfops.secretflow.plugins.module_utils import _ports as portlib
 
 
 class FirewallError(ValueError):
@@ -29,17 +29,6 @@ class FirewallError(ValueError):
     def __init__(self, errors):
         self.errors = list(errors)
         super(FirewallError, self).__init__('; '.join(self.errors))
-
-
-def _ranges(ports):
-    """Collapse ports into sorted [first, last] ranges."""
-    out = []
-    for port in sorted(set(ports)):
-        if out and port == out[-1][1] + 1:
-            out[-1][1] = port
-        else:
-            out.append([port, port])
-    return out
 
 
 def _network(value, where, errors):
@@ -81,19 +70,13 @@ def firewall_rules(plan, host, peer_sources=None, extra_peer_sources=None, priva
                           % name)
     own = plan['parties'][party]
     node = own['nodes'][host]
-    ports = node['ports']
-
-    private = [ports[key] for key in NODE_PRIVATE if key in ports]
-    private += list(range(ports[WORKER_RANGE[0]], ports[WORKER_RANGE[1]] + 1))
-    if node['role'] == 'head':
-        private += [ports[key] for key, _group in HEAD_PRIVATE if key in ports]
-    public = []
-    if node['role'] == 'head':
-        public = list(range(own['fed_ports'][0], own['fed_ports'][1] + 1))
-        public += list(range(own['spu_ports'][0], own['spu_ports'][1] + 1))
-    if ssh_port in private or ssh_port in public:
-        errors.append("host '%s' (party '%s'): the SSH port %s is one of the deployment's ports; the firewall would "
-                      "restrict it - move sf_* ports away from it" % (host, party, ssh_port))
+    private = portlib.expand([entry for entry in node['listeners'] if entry['reach'] == portlib.PARTY])
+    public = portlib.expand([entry for entry in node['listeners'] if entry['reach'] == portlib.PEERS])
+    for entry in node['listeners']:
+        if entry['first'] <= ssh_port <= entry['last']:
+            errors.append("host '%s' (party '%s'): the SSH port %s is one of the deployment's ports (%s); the firewall "
+                          "would restrict it - move %s away from it"
+                          % (host, party, ssh_port, portlib.describe(entry), ' and '.join(entry['variables'])))
 
     own_sources = []
     for name, other in sorted(own['nodes'].items()):
@@ -112,7 +95,7 @@ def firewall_rules(plan, host, peer_sources=None, extra_peer_sources=None, priva
 
     public_sources = list(own_sources)
     for name in plan['party_order']:
-        if name == party or node['role'] != 'head':
+        if name == party or not public:
             continue
         other = plan['parties'][name]
         if name in peer_sources:
@@ -141,8 +124,8 @@ def firewall_rules(plan, host, peer_sources=None, extra_peer_sources=None, priva
     return {
         'party': party,
         'role': node['role'],
-        'private_ports': _ranges(private),
-        'public_ports': _ranges(public),
+        'private_ports': portlib.ranges(private),
+        'public_ports': portlib.ranges(public),
         'private_v4': private_v4,
         'private_v6': private_v6,
         'public_v4': public_v4,

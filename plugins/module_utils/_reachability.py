@@ -19,16 +19,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.sfops.secretflow.plugins.module_utils import _ports as portlib
 from ansible_collections.sfops.secretflow.plugins.module_utils._plan import listen_any
 
 PHASES = ('preflight', 'verify')
 
-# Ray ports of every node, and the ports only the head binds (plan key without the ``sf_`` prefix).
-NODE_PRIVATE = ('ray_node_manager_port', 'ray_object_manager_port', 'ray_runtime_env_agent_port',
-                'ray_dashboard_agent_grpc_port', 'ray_dashboard_agent_listen_port', 'ray_metrics_export_port')
-HEAD_PRIVATE = (('ray_port', 'gcs'), ('ray_client_server_port', 'ray'), ('redis_port', 'redis'))
-WORKER_RANGE = ('ray_min_worker_port', 'ray_max_worker_port')
-# Column order of the matrix.
+# Column order of the matrix (a group the port table adds later comes last).
 GROUPS = ('fed', 'spu', 'gcs', 'redis', 'ray')
 
 DEFAULT_OPTIONS = {
@@ -75,26 +71,20 @@ def _managed(plan):
     return [name for name in plan['party_order'] if plan['parties'][name].get('managed')]
 
 
-def _range(first, last):
-    return list(range(first, last + 1))
+def _private_ports(node, pool, deployed=False):
+    """[(port, group, expect)] of one node's party-internal ports (its listeners with reach ``party``), by port.
 
-
-def _worker_ports(ports, mode):
-    lo, hi = ports[WORKER_RANGE[0]], ports[WORKER_RANGE[1]]
-    if mode == 'all':
-        return _range(lo, hi)
-    return sorted(set([lo, hi]))
-
-
-def _private_ports(node, worker_mode, with_kind=False):
-    """[(port, group)] of one node's private (party-internal) ports; with_kind: [(port, group, is_worker_port)]."""
-    ports = node['ports']
-    out = [(ports[key], 'ray', False) for key in NODE_PRIVATE if key in ports]
-    if node['role'] == 'head':
-        out += [(ports[key], group, False) for key, group in HEAD_PRIVATE if key in ports]
-    out += [(port, 'ray', True) for port in _worker_ports(ports, worker_mode)]
-    out = sorted(set(out))
-    return out if with_kind else [(port, group) for port, group, _w in out]
+    ``pool``: 'ends' or 'all' ports of a pool (the Ray worker range). On a ``deployed`` node nothing listens on an idle
+    pool port and no temporary listener is put there: a refusal proves the path is open (a firewall drop would time
+    out), so those only need to answer.
+    """
+    out = set()
+    for entry in node['listeners']:
+        if entry['reach'] != portlib.PARTY:
+            continue
+        expect = 'answers' if deployed and entry['span'] == portlib.POOL else 'open'
+        out.update((port, entry['group'], expect) for port in portlib.expand([entry], pool))
+    return sorted(out)
 
 
 def _addresses(node):
@@ -106,24 +96,20 @@ def _addresses(node):
 
 
 def listeners(plan, options=None):
-    """{host: {'address': wildcard, 'ports': [..]}} - every planned port of each managed server.
+    """{host: {'address': wildcard, 'ports': [..]}} - every planned port of each managed server (its listeners).
 
     Before a deployment this is also the "ports are free" check: ``port_listener`` fails naming the process that
-    holds a port. On a deployed host the Ray worker range is left out (see ``deployed``).
+    holds a port. On a deployed host the pools (the Ray worker range) are left out (see ``deployed``).
     """
     opts = options_with_defaults(options)
     out = {}
     for party in _managed(plan):
-        p = plan['parties'][party]
-        for host, node in p['nodes'].items():
+        for host, node in plan['parties'][party]['nodes'].items():
             if opts['hosts'] is not None and host not in opts['hosts']:
                 continue
-            ports = set(port for port, _group in _private_ports(node, 'all'))
-            if host in opts['deployed']:
-                ports -= set(_range(node['ports'][WORKER_RANGE[0]], node['ports'][WORKER_RANGE[1]]))
-            if node['role'] == 'head':
-                ports |= set(_range(*p['fed_ports'])) | set(_range(*p['spu_ports']))
-            out[host] = {'address': listen_any(node['node_ip']), 'ports': sorted(ports)}
+            entries = [entry for entry in node['listeners']
+                       if not (host in opts['deployed'] and entry['span'] == portlib.POOL)]
+            out[host] = {'address': listen_any(node['node_ip']), 'ports': sorted(set(portlib.expand(entries)))}
     return out
 
 
@@ -157,31 +143,26 @@ def probes(plan, source, phase, options=None):
                 if host == source or (wanted is not None and host not in wanted):
                     continue
                 node = p['nodes'][host]
-                for port, group, worker in _private_ports(node, opts['worker_ports'], with_kind=True):
-                    # On a deployed node nothing may listen on an idle Ray worker port and no temporary listener is
-                    # put there: a refusal proves the path is open (a firewall drop would time out).
-                    expect = 'answers' if worker and host in opts['deployed'] else 'open'
+                for port, group, expect in _private_ports(node, opts['worker_ports'], host in opts['deployed']):
                     out.append(_target(node['node_ip'], port, expect, party, host, group))
             continue
-        if not p.get('managed'):
-            if src_node['role'] == 'head' or opts['cross_party_sources'] == 'all':
-                for group in ('fed', 'spu'):
-                    for port in _range(*p[group + '_ports']):
-                        out.append(_target(p['external_ip'], port, opts['peer_expect'], party, None, group))
-            continue
         if src_node['role'] == 'head' or opts['cross_party_sources'] == 'all':
-            if wanted is None or p['head'] in wanted:
-                for group in ('fed', 'spu'):
-                    for port in _range(*p[group + '_ports']):
-                        out.append(_target(p['external_ip'], port, 'open', party, p['head'], group))
-        if phase == 'verify':
+            # What other parties reach (the fed and SPU ranges), at the party's external address. Nothing of ours
+            # listens there for a peer party between jobs: its expectation is peer_expect.
+            managed = p.get('managed')
+            if not managed or wanted is None or p['head'] in wanted:
+                for entry in p['listeners']:
+                    for port in portlib.expand([entry], opts['worker_ports']):
+                        out.append(_target(p['external_ip'], port, 'open' if managed else opts['peer_expect'], party,
+                                           p['head'] if managed else None, entry['group']))
+        if phase == 'verify' and p.get('managed'):
             # Another party's Ray and Redis must stay closed to us, at every address of every node.
             for host in sorted(p['nodes']):
                 if wanted is not None and host not in wanted:
                     continue
                 node = p['nodes'][host]
                 for address in _addresses(node):
-                    for port, group in _private_ports(node, opts['worker_ports']):
+                    for port, group, _expect in _private_ports(node, opts['worker_ports']):
                         out.append(_target(address, port, 'closed', party, host, group))
     return out
 

@@ -13,6 +13,8 @@ import yaml
 
 from ansible_collections.sfops.secretflow.plugins.module_utils import _plan as planlib
 from ansible_collections.sfops.secretflow.plugins.module_utils import _ports as portlib
+from ansible_collections.sfops.secretflow.plugins.module_utils import _reachability as reach
+from ansible_collections.sfops.secretflow.plugins.module_utils._firewall import FirewallError, firewall_rules
 
 from test_plan import DEFAULTS, errors_of, model, two_parties  # pylint: disable=import-error
 
@@ -174,3 +176,33 @@ def test_without_the_added_rows_the_new_variables_mean_nothing():
     inv['defaults'] = dict(DEFAULTS)
     inv['hosts']['a-1']['sf_test_agent_port'] = 'not even a port'
     assert errors_of(inv) == []
+
+
+def test_an_added_port_is_in_the_firewall_rules(added):
+    plan = planlib.build_plan_or_raise(added_inventory(added))
+    head = firewall_rules(plan, 'alice-1', peer_sources={'bob': ['203.0.113.9']})  # bob's address is a DNS name
+    assert any(r[0] <= 16390 <= r[1] for r in head['private_ports'])
+    assert not any(r[0] <= 16390 <= r[1] for r in head['public_ports'])
+    assert [19900, 19900] in head['public_ports']
+    worker = firewall_rules(plan, 'alice-2')
+    assert any(r[0] <= 16390 <= r[1] for r in worker['private_ports'])
+    assert not any(r[0] <= 19900 <= r[1] for r in worker['private_ports'] + worker['public_ports'])
+    with pytest.raises(FirewallError, match=r'SSH port 16390 .*\(sf_test_agent_port\)'):
+        firewall_rules(plan, 'alice-2', ssh_port=16390)
+
+
+def test_an_added_port_is_listened_on_and_probed(added):
+    plan = planlib.build_plan_or_raise(added_inventory(added))
+    listen = reach.listeners(plan)
+    assert 16390 in listen['alice-1']['ports'] and 16390 in listen['alice-2']['ports']
+    assert 19900 in listen['alice-1']['ports'] and 19900 not in listen['alice-2']['ports']
+    # inside the party: must reach the other node's new Ray port
+    own = [t for t in reach.probes(plan, 'alice-2', 'preflight') if t['port'] == 16390]
+    assert [(t['host'], t['expect'], t['group']) for t in own] == [('10.0.0.11', 'open', 'ray')]
+    # from another party: the new public port must be reachable at the head's external address, the new Ray port
+    # of every node must not
+    verify = reach.probes(plan, 'bob-1', 'verify')
+    assert [(t['host'], t['expect'], t['group']) for t in verify if t['port'] == 19900] == [
+        ('10.0.0.11', 'open', 'fed')]
+    assert sorted((t['host'], t['expect']) for t in verify if t['port'] == 16390) == [
+        ('10.0.0.11', 'closed'), ('10.0.0.12', 'closed')]
