@@ -2,16 +2,51 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 import pytest
 
 REDIS_PASSWORD = "s3cret-test-pw"
+
+# The collection this worker belongs to (worker/tests/helpers.py -> the collection root).
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def shared_table(name: str):
+    """A test table shared with the collection's unit tests (tests/unit/data/<name>.json), e.g. the RAY_*ADDRESS
+    rule's cases, which the plan's inventory validation is tested against as well."""
+    with open(os.path.join(COLLECTION_ROOT, "tests", "unit", "data", name + ".json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def plan_lib():
+    """The collection's deployment plan module (plugins/module_utils/_plan.py). It imports nothing from ansible,
+    so the worker's venv can run it: tests build their worker configs with the plan's own functions."""
+    parent = os.path.dirname(os.path.dirname(COLLECTION_ROOT))
+    if os.path.basename(parent) == "ansible_collections":  # an installed collection
+        path = os.path.dirname(parent)
+    else:  # a checkout: collections/ansible_collections/sfops/secretflow -> the checkout
+        path = os.path.join(COLLECTION_ROOT, "collections")
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    from ansible_collections.sfops.secretflow.plugins.module_utils import _plan
+
+    return _plan
+
+
+def plan_defaults():
+    """The deployment's defaults, from the one file they are written in (roles/plan/defaults/main.yml)."""
+    import yaml
+
+    with open(os.path.join(COLLECTION_ROOT, "roles", "plan", "defaults", "main.yml"), encoding="utf-8") as f:
+        return yaml.safe_load(f)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -71,6 +71,24 @@ def test_redis_password_file(tmp_path, data_dir):
     assert "p%40ss" not in cfg.redacted_redis_url() and "***" in cfg.redacted_redis_url()
 
 
+def test_redis_password_file_keeps_ipv6_brackets(tmp_path, data_dir):
+    """The plan renders the party head's Redis as redis://[v6]:port/0; urlsplit's hostname drops the brackets."""
+    pw = tmp_path / "pw"
+    pw.write_text("pw\n")
+    cfg = parse_config(base_config(data_dir, redis_url="redis://[fd00::11]:16379/0", redis_password_file=str(pw)))
+    assert cfg.redis_url == "redis://:pw@[fd00::11]:16379/0"
+    assert cfg.redacted_redis_url() == "redis://:***@[fd00::11]:16379/0"
+    cfg = parse_config(base_config(data_dir, redis_url="redis://[fd00::11]/0", redis_password_file=str(pw)))
+    assert cfg.redis_url == "redis://:pw@[fd00::11]/0"
+
+
+@pytest.mark.parametrize("external_ip", ["2001:db8::21", "bob.example.org", "bob", "bob.example.org."])
+def test_external_address_follows_the_plans_rule(data_dir, external_ip):
+    raw = base_config(data_dir)
+    raw["parties"]["bob"]["external_ip"] = external_ip
+    assert parse_config(raw).parties["bob"].external_ip == external_ip
+
+
 def test_redact_url():
     assert redact_url("redis://:pw@h:1/0") == "redis://:***@h:1/0"
     assert redact_url("redis://h:1/0") == "redis://h:1/0"
@@ -104,6 +122,10 @@ BAD = [
     ("party-type", lambda r: r.update(party=5), "'party'.*non-empty string"),
     ("node_ip", lambda r: r.pop("node_ip"), "'node_ip'.*required"),
     ("node_ip-garbage", lambda r: r.update(node_ip="not an ip"), "'node_ip'"),
+    ("party-ip-garbage", lambda r: r["parties"]["bob"].update(external_ip="bob_1.example.org"),
+     "'parties.bob.external_ip'.*IP address or host name"),
+    ("party-ip-numeric", lambda r: r["parties"]["bob"].update(external_ip="10.0.0.256"),
+     "'parties.bob.external_ip'.*IP address or host name"),
     ("ray_address", lambda r: r.pop("ray_address"), "'ray_address'.*required"),
     ("ray_address-port", lambda r: r.update(ray_address="127.0.0.1"), "'ray_address'.*HOST:PORT"),
     ("redis_url", lambda r: r.pop("redis_url"), "'redis_url'.*required"),
