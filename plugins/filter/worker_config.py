@@ -15,6 +15,9 @@ description:
   - Returns the configuration file content of the sfworker running on O(host) (see docs/worker.md) - party, node ID
     and IP, the party's Ray head address, job slots, every party's external address with its fed and SPU ports,
     the SPU runtime config, and the broker.
+  - The worker turns C(parties) and a job's slot into the job's RayFed C(cluster_config) and SPU C(cluster_def) with
+    the plan's own code (module_utils C(_topology), shipped in the worker package), so they are exactly the plan's
+    for that slot.
 options:
   _input:
     description: The deployment plan (the C(sf_plan) fact).
