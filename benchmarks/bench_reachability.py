@@ -2,7 +2,7 @@
 
 1. planning: reachability_targets for every host of P parties x N nodes (default 10 x 5 and 100 x 10), in both
    phases - how many probes each server makes and how long deriving them takes;
-2. probing on loopback with the real module_utils (netprobe.probe_all): throughput for accepted and refused
+2. probing on loopback with the real module_utils (probelib.probe_all): throughput for accepted and refused
    connections at the default parallelism;
 3. what that means for `verify` on a firewalled deployment, where every must-NOT-reach probe waits for the
    connect timeout (packets dropped): estimated seconds per server = dropped probes / parallel x timeout.
@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.join(ROOT, 'collections'))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ansible_collections.sfops.secretflow.plugins.module_utils import _plan as planlib  # noqa: E402
-from ansible_collections.sfops.secretflow.plugins.module_utils import _reachability as reachability, _netprobe as netprobe  # noqa: E402
+from ansible_collections.sfops.secretflow.plugins.module_utils import _probe as probelib  # noqa: E402
+from ansible_collections.sfops.secretflow.plugins.module_utils import _reachability as reachability  # noqa: E402
 from bench_plan import synthetic  # noqa: E402
 
 
@@ -56,7 +57,7 @@ def loopback(parallel, count=2000):
     for name, target_port, expect in (('accepted', port, 'open'), ('refused', closed_port, 'closed')):
         targets = [{'host': '127.0.0.1', 'port': target_port, 'expect': expect}] * count
         t0 = time.time()
-        results, failures = netprobe.probe_all(targets, 1.0, parallel)
+        results, failures = probelib.probe_all(targets, 1.0, parallel)
         wall = time.time() - t0
         print('  %-8s: %d probes in %.2f s = %.0f probes/s (%d unmet)'
               % (name, count, wall, count / wall, len(failures)))

@@ -82,8 +82,14 @@ def _private_ports(node, pool, deployed=False):
     for entry in node['listeners']:
         if entry['reach'] != portlib.PARTY:
             continue
-        expect = 'answers' if deployed and entry['span'] == portlib.POOL else 'open'
-        out.update((port, entry['group'], expect) for port in portlib.expand([entry], pool))
+        group, first, last = entry['group'], entry['first'], entry['last']
+        if entry['span'] == portlib.POOL:
+            expect = 'answers' if deployed else 'open'
+            ports = (first, last) if pool == 'ends' else range(first, last + 1)
+        else:
+            expect = 'open'
+            ports = range(first, last + 1)
+        out.update([(port, group, expect) for port in ports])
     return sorted(out)
 
 

@@ -6,6 +6,7 @@
 * :func:`listening_sockets` parses ``net/tcp`` and ``net/tcp6`` (state ``0A`` = LISTEN);
 * :func:`socket_pids` maps socket inodes to pids by reading the ``fd`` links (``socket:[inode]``) of every process;
 * :func:`process_info` gives the name (``comm``), command line and Docker container id (from ``cgroup``) of a pid;
+* :func:`process_stat` gives the state and start time of a pid (to tell a pid from a later process that reuses it);
 * :func:`port_holders` puts them together: for each busy port, who listens on it.
 
 Every function takes ``proc_root`` (default ``/proc``) so tests can point it at a fake tree. Processes that cannot
@@ -161,6 +162,19 @@ def process_info(pid, proc_root='/proc'):
     except (IOError, OSError):
         pass
     return info
+
+
+def process_stat(pid, proc_root='/proc'):
+    """(state letter, start time in clock ticks) of a pid, from ``stat``; None when it does not exist."""
+    try:
+        text = _read(os.path.join(proc_root, str(pid), 'stat'))
+    except (IOError, OSError):
+        return None
+    rest = text[text.rfind(')') + 2:].split()
+    try:
+        return rest[0], int(rest[19])
+    except (IndexError, ValueError):
+        return None
 
 
 def port_holders(ports, proc_root='/proc'):

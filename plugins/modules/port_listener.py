@@ -208,130 +208,9 @@ msg:
   type: str
 '''
 
-import os
-import re
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.sfops.secretflow.plugins.module_utils import _netprobe as netprobe
-
-NAME_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
-HEX_RE = re.compile(r'^[0-9a-f]{12,64}$')
-
-
-def holder_matches(holder, allowed):
-    """Whether a holder (see sockets.port_holders) is one of ``allowed`` (container ids/prefixes or names)."""
-    if holder.get('pid') is None:
-        return False
-    ids = holder.get('container_ids') or ([holder['container_id']] if holder.get('container_id') else [])
-    names = set()
-    if holder.get('process'):
-        names.add(holder['process'])
-    if holder.get('cmdline'):
-        names.add(os.path.basename(holder['cmdline'].split(' ', 1)[0]))
-    for item in allowed:
-        item = item.strip()
-        if not item:
-            continue
-        if HEX_RE.match(item.lower()) and any(cid.startswith(item.lower()) for cid in ids):
-            return True
-        # comm holds at most 15 characters
-        if item in names or (len(item) > 15 and holder.get('process') == item[:15]):
-            return True
-    return False
-
-
-def classify(busy, allowed):
-    """(in_use entries, allowed ports, not allowed busy entries) of busy_ports() output."""
-    in_use, held, bad = [], [], []
-    for entry in busy:
-        by_socket = {}
-        for holder in entry['holders']:
-            by_socket.setdefault(holder.get('inode'), []).append(holder)
-        ok_sockets = set(inode for inode, hs in by_socket.items() if any(holder_matches(h, allowed) for h in hs))
-        port_ok = bool(by_socket) and len(ok_sockets) == len(by_socket)
-        if not entry['holders']:
-            in_use.append({'port': entry['port'], 'address': entry['address'], 'pid': None, 'process': None,
-                           'cmdline': None, 'container_id': None, 'allowed': False})
-        for holder in entry['holders']:
-            in_use.append({'port': entry['port'], 'address': holder['address'], 'pid': holder['pid'],
-                           'process': holder['process'], 'cmdline': holder['cmdline'],
-                           'container_id': holder['container_id'], 'allowed': holder.get('inode') in ok_sockets})
-        if port_ok:
-            held.append(entry['port'])
-        else:
-            bad.append(entry)
-    return in_use, held, bad
-
-
-def run_absent(module, result, state_file):
-    state = netprobe.read_state(state_file)
-    running = bool(state) and netprobe.daemon_alive(state)
-    result['pid'] = state.get('pid') if running else None
-    if module.check_mode:
-        result['msg'] = ('listener set %s runs (pid %s, %d ports); it would be stopped'
-                         % (module.params['name'], result['pid'], len(state.get('ports') or []))
-                         if running else 'no listener set %s runs' % module.params['name'])
-        return
-    try:
-        stopped = netprobe.stop_listeners(state_file)
-    except (netprobe.ListenerError, OSError) as e:
-        module.fail_json(msg=to_native(e), **result)
-    result['stopped'] = stopped['stopped']
-    result['pid'] = stopped['pid'] if stopped['stopped'] else None
-    result['msg'] = ('stopped listener set %s (pid %s)' % (module.params['name'], stopped['pid'])
-                     if stopped['stopped'] else 'no listener set %s runs' % module.params['name'])
-
-
-def run_present(module, result, state_file):
-    p = module.params
-    if not p['ports']:
-        module.fail_json(msg='ports is required with state=present', **result)
-    try:
-        ports = netprobe.parse_ports(p['ports'])
-    except ValueError as e:
-        module.fail_json(msg='ports: %s' % to_native(e), **result)
-    if not 1 <= p['lifetime'] <= netprobe.MAX_LIFETIME:
-        module.fail_json(msg='lifetime %d: must be between 1 and %d seconds' % (p['lifetime'], netprobe.MAX_LIFETIME),
-                         **result)
-    existing = netprobe.read_state(state_file)
-    old_pid = existing.get('pid') if existing and netprobe.daemon_alive(existing) else None
-    try:
-        if old_pid is not None and not module.check_mode:
-            netprobe.stop_listeners(state_file)
-        # In check mode, the running set of this name would be stopped first: its ports count as free.
-        busy = netprobe.busy_ports(ports, p['address'], ignore_pids=[old_pid] if module.check_mode else [])
-    except ValueError as e:
-        module.fail_json(msg='address: %s' % to_native(e), **result)
-    except (netprobe.ListenerError, OSError) as e:
-        module.fail_json(msg=to_native(e), **result)
-
-    in_use, held, bad = classify(busy, p['allowed_holders'] or [])
-    result['in_use'] = in_use
-    result['held_by_deployment'] = held
-    busy_set = set(entry['port'] for entry in busy)
-    result['free'] = [port for port in ports if port not in busy_set]
-    if bad and p['in_use'] == 'fail':
-        module.fail_json(msg='%d of %d ports are in use on %s: %s' % (
-            len(bad), len(ports), p['address'], '; '.join(netprobe.describe_busy(e) for e in bad)), **result)
-    result['not_listened'] = sorted(held + [entry['port'] for entry in bad])
-    todo = result['free']
-    summary = '%d ports free, %d held by the deployment, %d busy and skipped' % (len(todo), len(held), len(bad))
-    if module.check_mode:
-        result['msg'] = 'check mode: %s; nothing started' % summary
-        return
-    if not todo:
-        result['msg'] = '%s; nothing to listen on' % summary
-        return
-    try:
-        started = netprobe.start_listeners(todo, p['address'], p['banner'], p['lifetime'], state_file)
-    except (netprobe.ListenerError, OSError) as e:
-        module.fail_json(msg=to_native(e), **result)
-    result['listening'] = started['ports']
-    result['pid'] = started['pid']
-    result['msg'] = '%s; listening on %d ports for %d s (pid %s)' % (summary, len(started['ports']), p['lifetime'],
-                                                                     started['pid'])
+from ansible_collections.sfops.secretflow.plugins.module_utils import _listener as listener
 
 
 def main():
@@ -350,16 +229,9 @@ def main():
         required_if=[('state', 'present', ['ports'])],
         supports_check_mode=True,
     )
-    p = module.params
-    if not NAME_RE.match(p['name']):
-        module.fail_json(msg='name %r: use letters, digits, ".", "_" and "-" only' % p['name'], changed=False)
-    state_file = os.path.join(p['state_dir'], p['name'] + '.json')
-    result = dict(changed=False, listening=[], free=[], in_use=[], held_by_deployment=[], not_listened=[], pid=None,
-                  stopped=False, state_file=state_file)
-    if p['state'] == 'absent':
-        run_absent(module, result, state_file)
-    else:
-        run_present(module, result, state_file)
+    result = listener.run(module.params, module.check_mode)
+    if result.pop('failed', False):
+        module.fail_json(**result)
     module.exit_json(**result)
 
 

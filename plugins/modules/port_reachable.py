@@ -55,6 +55,11 @@ options:
           - Text the server must send first (within O(timeout)) for V(open) to be met; a substring match on up to
             256 bytes or the first line. A connection that does not send it is C(reachable) but not C(banner_ok).
         type: str
+      meta:
+        description:
+          - Any data about the target, returned unchanged with its result (RV(results[].meta)) - for example the
+            party, node and port group M(sfops.secretflow.reachability_report) groups the results by.
+        type: dict
   timeout:
     description: Seconds to wait for each connection (and for the banner).
     type: float
@@ -116,6 +121,9 @@ results:
     label:
       description: The target's label (null if none).
       type: str
+    meta:
+      description: The target's O(targets[].meta), unchanged (null if none).
+      type: dict
     expect:
       description: The expectation.
       type: str
@@ -149,6 +157,7 @@ results:
       port: 19000
       label: bob fed
       expect: open
+      meta: null
       address: 172.31.0.21
       reachable: true
       latency_ms: 0.42
@@ -187,7 +196,7 @@ import socket
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.sfops.secretflow.plugins.module_utils import _netprobe as netprobe
+from ansible_collections.sfops.secretflow.plugins.module_utils import _probe as probelib
 
 
 def main():
@@ -196,12 +205,13 @@ def main():
             targets=dict(type='list', elements='dict', required=True, options=dict(
                 host=dict(type='str', required=True),
                 port=dict(type='int', required=True),
-                expect=dict(type='str', choices=list(netprobe.EXPECTATIONS), default='open'),
+                expect=dict(type='str', choices=list(probelib.EXPECTATIONS), default='open'),
                 label=dict(type='str'),
                 banner=dict(type='str'),
+                meta=dict(type='dict'),
             )),
             timeout=dict(type='float', default=2.0),
-            parallel=dict(type='int', default=netprobe.DEFAULT_PARALLEL),
+            parallel=dict(type='int', default=probelib.DEFAULT_PARALLEL),
             source=dict(type='str'),
         ),
         supports_check_mode=True,
@@ -214,7 +224,7 @@ def main():
         module.fail_json(msg='parallel must be at least 1 (got %s)' % p['parallel'], **result)
     source = p['source'] or socket.gethostname()
     try:
-        results, failures = netprobe.probe_all(p['targets'], p['timeout'], p['parallel'], source=source)
+        results, failures = probelib.probe_all(p['targets'], p['timeout'], p['parallel'], source=source)
     except ValueError as e:
         module.fail_json(msg='targets: %s' % to_native(e), **result)
     ok = sum(1 for r in results if r['ok'])

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-"""Unit tests of module_utils/_netprobe.py with real sockets on 127.0.0.1 only (and names under .invalid)."""
+"""Unit tests of module_utils/_probe.py, _listener.py and _daemon.py with real sockets on 127.0.0.1 only (and names
+under .invalid)."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -16,7 +17,8 @@ import time
 
 import pytest
 
-from ansible_collections.sfops.secretflow.plugins.module_utils import _netprobe as netprobe, _sockets as sockets
+from ansible_collections.sfops.secretflow.plugins.module_utils import _daemon as daemon, _listener as listener, \
+    _probe as probelib, _sockets as sockets
 
 from net_testing import LOCAL, free_ports, listening_port, my_comm  # pylint: disable=import-error
 
@@ -104,7 +106,7 @@ def state_dir(tmp_path):
     d = tmp_path / 'state'
     yield str(d)
     for state_file in glob.glob(os.path.join(str(d), '*.json')):
-        netprobe.stop_listeners(state_file)
+        listener.stop_listeners(state_file)
 
 
 # ----------------------------------------------------------------------------------------------- parse_ports
@@ -120,7 +122,7 @@ def state_dir(tmp_path):
     (8080.0, [8080]),
 ])
 def test_parse_ports(spec, expected):
-    assert netprobe.parse_ports(spec) == expected
+    assert listener.parse_ports(spec) == expected
 
 
 @pytest.mark.parametrize('spec, message', [
@@ -138,14 +140,14 @@ def test_parse_ports(spec, expected):
 ])
 def test_parse_ports_errors(spec, message):
     with pytest.raises(ValueError) as exc:
-        netprobe.parse_ports(spec)
+        listener.parse_ports(spec)
     assert message in str(exc.value)
 
 
 # ---------------------------------------------------------------------------------------------------- probe
 
 def test_probe_open(listening):
-    res = netprobe.probe(LOCAL, listening, 2.0)
+    res = probelib.probe(LOCAL, listening, 2.0)
     assert res['reachable'] is True and res['error'] is None and res['error_detail'] == ''
     assert res['address'] == LOCAL and res['host'] == LOCAL and res['port'] == listening
     assert isinstance(res['latency_ms'], float) and 0 <= res['latency_ms'] < 2000
@@ -154,14 +156,14 @@ def test_probe_open(listening):
 
 def test_probe_refused():
     port = free_ports()[0]
-    res = netprobe.probe(LOCAL, port, 2.0)
+    res = probelib.probe(LOCAL, port, 2.0)
     assert (res['reachable'], res['error'], res['latency_ms']) == (False, 'refused', None)
     assert res['error_detail'] == 'connection refused'
 
 
 def test_probe_timeout_applies_to_the_connect(full_backlog):
     start = time.monotonic()
-    res = netprobe.probe(LOCAL, full_backlog, 0.3)
+    res = probelib.probe(LOCAL, full_backlog, 0.3)
     elapsed = time.monotonic() - start
     assert (res['reachable'], res['error'], res['latency_ms']) == (False, 'timeout', None)
     assert res['error_detail'] == 'no answer within 0.3 s'
@@ -170,7 +172,7 @@ def test_probe_timeout_applies_to_the_connect(full_backlog):
 
 def test_probe_dns_failure_is_not_a_connect():
     start = time.monotonic()
-    res = netprobe.probe('sfops-no-such-host.invalid', 80, 0.2)
+    res = probelib.probe('sfops-no-such-host.invalid', 80, 0.2)
     assert res['error'] == 'dns' and res['reachable'] is False and res['latency_ms'] is None
     assert res['address'] is None
     assert res['error_detail'].startswith('cannot resolve sfops-no-such-host.invalid: ')
@@ -179,31 +181,31 @@ def test_probe_dns_failure_is_not_a_connect():
 
 def test_probe_banner_match(banner_server):
     port = banner_server(b'sfops-listener alice-1 17000\n')
-    res = netprobe.probe(LOCAL, port, 2.0, banner='sfops-listener')
+    res = probelib.probe(LOCAL, port, 2.0, banner='sfops-listener')
     assert res['reachable'] is True and res['banner_ok'] is True
     assert res['banner_received'] == 'sfops-listener alice-1 17000'
-    assert netprobe.expectation_met(res, 'open')
+    assert probelib.expectation_met(res, 'open')
 
 
 def test_probe_banner_mismatch_is_reachable_but_not_ok(banner_server):
     port = banner_server(b'SSH-2.0-OpenSSH_9.6\r\n')
-    res = netprobe.probe(LOCAL, port, 2.0, banner='sfops-listener')
+    res = probelib.probe(LOCAL, port, 2.0, banner='sfops-listener')
     assert res['reachable'] is True and res['banner_ok'] is False
     assert res['banner_received'] == 'SSH-2.0-OpenSSH_9.6'
-    assert not netprobe.expectation_met(res, 'open')
+    assert not probelib.expectation_met(res, 'open')
 
 
 def test_probe_banner_missing_waits_at_most_the_timeout(listening):
     start = time.monotonic()
-    res = netprobe.probe(LOCAL, listening, 0.2, banner='sfops-listener')
+    res = probelib.probe(LOCAL, listening, 0.2, banner='sfops-listener')
     assert res['reachable'] is True and res['banner_ok'] is False and res['banner_received'] == ''
     assert time.monotonic() - start < 1.0
 
 
 def test_probe_banner_reads_at_most_256_bytes(banner_server):
     port = banner_server(b'x' * 1000 + b' sfops-listener\n')
-    res = netprobe.probe(LOCAL, port, 1.0, banner='sfops-listener')
-    assert len(res['banner_received']) == netprobe.BANNER_MAX and res['banner_ok'] is False
+    res = probelib.probe(LOCAL, port, 1.0, banner='sfops-listener')
+    assert len(res['banner_received']) == probelib.BANNER_MAX and res['banner_ok'] is False
 
 
 @pytest.mark.parametrize('exc, kind, detail', [
@@ -216,7 +218,7 @@ def test_probe_banner_reads_at_most_256_bytes(banner_server):
     (OSError(errno.EACCES, 'Permission denied'), 'other', '[Errno %d] Permission denied' % errno.EACCES),
 ])
 def test_classify(exc, kind, detail):
-    assert netprobe._classify(exc, 2) == (kind, detail)
+    assert probelib._classify(exc, 2) == (kind, detail)
 
 
 # ------------------------------------------------------------------------------------------ expectations
@@ -245,31 +247,31 @@ BAD_BANNER = result(reachable=True, latency_ms=0.5, banner_ok=False, banner_rece
     (BAD_BANNER, False, False, True),
 ])
 def test_expectation_met(res, expect_open, expect_closed, expect_answers):
-    assert netprobe.expectation_met(res, 'open') is expect_open
-    assert netprobe.expectation_met(res, 'closed') is expect_closed
-    assert netprobe.expectation_met(res, 'answers') is expect_answers
+    assert probelib.expectation_met(res, 'open') is expect_open
+    assert probelib.expectation_met(res, 'closed') is expect_closed
+    assert probelib.expectation_met(res, 'answers') is expect_answers
     with pytest.raises(ValueError):
-        netprobe.expectation_met(res, 'maybe')
+        probelib.expectation_met(res, 'maybe')
 
 
 def test_failure_messages():
     fed = {'host': '172.31.0.21', 'port': 19000, 'label': 'bob fed', 'expect': 'open'}
     gcs = {'host': '172.31.0.11', 'port': 16380, 'label': 'alice gcs', 'expect': 'closed'}
-    assert netprobe.failure_message('alice-1', fed, TIMEOUT, 2.0) == \
+    assert probelib.failure_message('alice-1', fed, TIMEOUT, 2.0) == \
         'alice-1 -> 172.31.0.21:19000 (bob fed): expected open, got timeout after 2.0 s'
-    assert netprobe.failure_message('bob-1', gcs, OPEN, 2.0) == \
+    assert probelib.failure_message('bob-1', gcs, OPEN, 2.0) == \
         'bob-1 -> 172.31.0.11:16380 (alice gcs): expected closed, but it accepted a connection (1.2 ms)'
-    assert netprobe.failure_message('a', dict(fed, label=None), REFUSED, 1) == \
+    assert probelib.failure_message('a', dict(fed, label=None), REFUSED, 1) == \
         'a -> 172.31.0.21:19000: expected open, got refused (connection refused)'
-    assert netprobe.failure_message('a', fed, NO_ROUTE, 1) == \
+    assert probelib.failure_message('a', fed, NO_ROUTE, 1) == \
         'a -> 172.31.0.21:19000 (bob fed): expected open, got no_route ([Errno 113] No route to host)'
-    assert netprobe.failure_message('a', dict(gcs, host='x.invalid'), DNS, 1) == (
+    assert probelib.failure_message('a', dict(gcs, host='x.invalid'), DNS, 1) == (
         'a -> x.invalid:16380 (alice gcs): expected closed, but the name does not resolve, which proves nothing '
         '(cannot resolve x.invalid: Name or service not known)')
-    assert netprobe.failure_message('a', dict(fed, banner='sfops-listener'), BAD_BANNER, 1) == (
+    assert probelib.failure_message('a', dict(fed, banner='sfops-listener'), BAD_BANNER, 1) == (
         "a -> 172.31.0.21:19000 (bob fed): expected open with banner 'sfops-listener', it accepted a connection "
         "(0.5 ms) but sent 'SSH-2.0'")
-    assert netprobe.failure_message('a', dict(fed, host='::1', expect='answers'), TIMEOUT, 0.5) == \
+    assert probelib.failure_message('a', dict(fed, host='::1', expect='answers'), TIMEOUT, 0.5) == \
         'a -> [::1]:19000 (bob fed): expected an answer (open or refused), got timeout after 0.5 s'
 
 
@@ -288,7 +290,7 @@ def test_probe_all_order_expectations_and_messages(listening, full_backlog, bann
         {'host': LOCAL, 'port': greeter, 'banner': 'sfops-listener'},
         {'host': LOCAL, 'port': greeter, 'banner': 'nope', 'label': 'banner'},
     ]
-    results, failures = netprobe.probe_all(targets, 0.3, parallel=8, source='src-1')
+    results, failures = probelib.probe_all(targets, 0.3, parallel=8, source='src-1')
     assert [(r['port'], r['label'], r['expect']) for r in results] == [
         (t['port'], t.get('label'), t.get('expect', 'open')) for t in targets]
     assert [r['ok'] for r in results] == [True, False, True, False, False, True, True, False]
@@ -307,7 +309,7 @@ def test_probe_all_order_expectations_and_messages(listening, full_backlog, bann
 def test_probe_all_runs_in_parallel(full_backlog):
     targets = [{'host': LOCAL, 'port': full_backlog, 'expect': 'closed', 'label': str(i)} for i in range(6)]
     start = time.monotonic()
-    results, failures = netprobe.probe_all(targets, 0.3, parallel=6)
+    results, failures = probelib.probe_all(targets, 0.3, parallel=6)
     elapsed = time.monotonic() - start
     assert failures == [] and [r['label'] for r in results] == [str(i) for i in range(6)]
     assert all(r['error'] == 'timeout' for r in results)
@@ -316,16 +318,16 @@ def test_probe_all_runs_in_parallel(full_backlog):
 
 def test_probe_all_default_source_and_validation():
     port = free_ports()[0]
-    _results, failures = netprobe.probe_all([{'host': LOCAL, 'port': port}], 1)
+    _results, failures = probelib.probe_all([{'host': LOCAL, 'port': port}], 1)
     assert failures == ['%s -> 127.0.0.1:%d: expected open, got refused (connection refused)' % (HOSTNAME, port)]
-    assert netprobe.probe_all([], 1) == ([], [])
+    assert probelib.probe_all([], 1) == ([], [])
     for bad, message in [({'port': 1}, 'target 0: host is required'),
                          ({'host': 'h', 'port': 'x'}, "target 0 (h): port 'x' is not a number"),
                          ({'host': 'h', 'port': 0}, 'target 0 (h): port 0 must be between 1 and 65535'),
                          ({'host': 'h', 'port': 1, 'expect': 'up'}, "target 0 (h:1): expect 'up' must be one of"),
                          ('h:1', "target 0: must be a dict")]:
         with pytest.raises(ValueError) as exc:
-            netprobe.probe_all([bad], 1)
+            probelib.probe_all([bad], 1)
         assert message in str(exc.value)
 
 
@@ -340,14 +342,14 @@ def test_start_listeners_serves_a_banner_and_detaches(state_dir, tmp_path):
     ports = free_ports(2)
     state_file = os.path.join(state_dir, 'one.json')
     with open(str(tmp_path / 'inherited.txt'), 'w') as inherited:  # an fd the daemon must not keep
-        state = netprobe.start_listeners(ports, LOCAL, 'sfops-listener', 30, state_file)
+        state = listener.start_listeners(ports, LOCAL, 'sfops-listener', 30, state_file)
     pid = state['pid']
     assert state['ports'] == sorted(ports) and state['address'] == LOCAL and state['lifetime'] == 30
     assert state['state_file'] == state_file and len(state['token']) == 32 and pid != os.getpid()
     with open(state_file) as f:
         on_disk = json.load(f)
     assert on_disk['pid'] == pid and on_disk['token'] == state['token'] and on_disk['ports'] == sorted(ports)
-    assert netprobe.daemon_alive(on_disk)
+    assert daemon.alive(on_disk)
     # detached: a new session (whose leader, the intermediate child, has exited), not our child, stdio on
     # /dev/null, nothing inherited but its sockets; named for port_holders
     with open('/proc/%d/stat' % pid) as f:
@@ -361,13 +363,13 @@ def test_start_listeners_serves_a_banner_and_detaches(state_dir, tmp_path):
     # the parent closed its copies: only the daemon holds the ports
     holders = sockets.port_holders(ports)
     assert sorted(h['pid'] for port in ports for h in holders[port]) == [pid, pid]
-    assert all(h['process'] == netprobe.DAEMON_NAME for port in ports for h in holders[port])
+    assert all(h['process'] == daemon.DAEMON_NAME for port in ports for h in holders[port])
     for port in ports:
-        res = netprobe.probe(LOCAL, port, 2.0, banner='sfops-listener')
+        res = probelib.probe(LOCAL, port, 2.0, banner='sfops-listener')
         assert res['banner_ok'] is True and res['banner_received'] == 'sfops-listener %s %d' % (HOSTNAME, port)
     # a second start on the same state file is refused while it runs
-    with pytest.raises(netprobe.ListenerError) as exc:
-        netprobe.start_listeners(free_ports(), LOCAL, 'x', 30, state_file)
+    with pytest.raises(listener.ListenerError) as exc:
+        listener.start_listeners(free_ports(), LOCAL, 'x', 30, state_file)
     assert 'already runs' in str(exc.value) and str(pid) in str(exc.value)
 
 
@@ -375,14 +377,15 @@ def test_start_listeners_does_not_hold_the_callers_pipes(state_dir):
     """Like a module run over SSH: the caller's stdout/stderr pipes reach EOF as soon as it exits."""
     port = free_ports()[0]
     state_file = os.path.join(state_dir, 'pipes.json')
-    script = ('import sys; from ansible_collections.sfops.secretflow.plugins.module_utils import _netprobe as netprobe; '
-              'print(netprobe.start_listeners([%d], "127.0.0.1", "b", 30, %r)["pid"])' % (port, state_file))
+    script = ('import sys; '
+              'from ansible_collections.sfops.secretflow.plugins.module_utils import _listener as listener; '
+              'print(listener.start_listeners([%d], "127.0.0.1", "b", 30, %r)["pid"])' % (port, state_file))
     start = time.monotonic()
     done = subprocess.run([sys.executable, '-c', script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)), timeout=20, check=True)
     assert time.monotonic() - start < 10  # not the 30 s lifetime
-    assert int(done.stdout) == netprobe.read_state(state_file)['pid'] and done.stderr == b''
-    assert netprobe.probe(LOCAL, port, 1.0)['reachable'] is True
+    assert int(done.stdout) == daemon.read_state(state_file)['pid'] and done.stderr == b''
+    assert probelib.probe(LOCAL, port, 1.0)['reachable'] is True
 
 
 def test_start_listeners_conflict_names_the_holder_and_starts_nothing(state_dir):
@@ -392,8 +395,8 @@ def test_start_listeners_conflict_names_the_holder_and_starts_nothing(state_dir)
     blocker.listen(1)
     state_file = os.path.join(state_dir, 'conflict.json')
     try:
-        with pytest.raises(netprobe.ListenerError) as exc:
-            netprobe.start_listeners([free, taken], LOCAL, 'sfops-listener', 30, state_file)
+        with pytest.raises(listener.ListenerError) as exc:
+            listener.start_listeners([free, taken], LOCAL, 'sfops-listener', 30, state_file)
     finally:
         blocker.close()
     assert str(exc.value) == 'cannot listen on 1 of 2 ports on 127.0.0.1: port %d on 127.0.0.1 is in use by pid %d (%s)' \
@@ -401,31 +404,31 @@ def test_start_listeners_conflict_names_the_holder_and_starts_nothing(state_dir)
     assert [e['port'] for e in exc.value.busy] == [taken]
     assert not os.path.exists(state_file)
     # the port that could be bound was closed again
-    assert netprobe.probe(LOCAL, free, 1.0)['error'] == 'refused'
-    netprobe._bind(LOCAL, free).close()
+    assert probelib.probe(LOCAL, free, 1.0)['error'] == 'refused'
+    listener._bind(LOCAL, free).close()
 
 
 def test_listener_lifetime_expiry(state_dir):
     port = free_ports()[0]
     state_file = os.path.join(state_dir, 'short.json')
-    state = netprobe.start_listeners([port], LOCAL, 'sfops-listener', 1, state_file)
-    assert netprobe.probe(LOCAL, port, 1.0)['reachable'] is True
+    state = listener.start_listeners([port], LOCAL, 'sfops-listener', 1, state_file)
+    assert probelib.probe(LOCAL, port, 1.0)['reachable'] is True
     assert wait_until(lambda: not os.path.exists(state_file), 3.0)  # the daemon removes its file on the way out
-    assert wait_until(lambda: not netprobe.daemon_alive(state), 2.0)
+    assert wait_until(lambda: not daemon.alive(state), 2.0)
     assert time.time() - state['started'] >= 0.9
-    assert netprobe.probe(LOCAL, port, 1.0)['error'] == 'refused'
-    assert netprobe.stop_listeners(state_file) == {'stopped': False, 'pid': None, 'ports': []}
+    assert probelib.probe(LOCAL, port, 1.0)['error'] == 'refused'
+    assert listener.stop_listeners(state_file) == {'stopped': False, 'pid': None, 'ports': []}
 
 
 def test_stop_listeners(state_dir):
     ports = free_ports(3)
     state_file = os.path.join(state_dir, 'stop.json')
-    state = netprobe.start_listeners(ports, LOCAL, 'sfops-listener', 60, state_file)
-    out = netprobe.stop_listeners(state_file)
+    state = listener.start_listeners(ports, LOCAL, 'sfops-listener', 60, state_file)
+    out = listener.stop_listeners(state_file)
     assert out == {'stopped': True, 'pid': state['pid'], 'ports': sorted(ports)}
-    assert not netprobe.daemon_alive(state) and not os.path.exists(state_file)
-    assert [netprobe.probe(LOCAL, p, 1.0)['error'] for p in ports] == ['refused'] * 3
-    assert netprobe.stop_listeners(state_file)['stopped'] is False  # nothing to do
+    assert not daemon.alive(state) and not os.path.exists(state_file)
+    assert [probelib.probe(LOCAL, p, 1.0)['error'] for p in ports] == ['refused'] * 3
+    assert listener.stop_listeners(state_file)['stopped'] is False  # nothing to do
 
 
 def test_stop_listeners_never_signals_a_foreign_pid(tmp_path):
@@ -433,43 +436,43 @@ def test_stop_listeners_never_signals_a_foreign_pid(tmp_path):
     state_file = str(tmp_path / 'stale.json')
     with open(state_file, 'w') as f:
         json.dump({'pid': os.getpid(), 'starttime': 1, 'ports': [1], 'token': 'x'}, f)
-    assert netprobe.stop_listeners(state_file) == {'stopped': False, 'pid': os.getpid(), 'ports': [1]}
+    assert listener.stop_listeners(state_file) == {'stopped': False, 'pid': os.getpid(), 'ports': [1]}
     assert not os.path.exists(state_file)
     with open(state_file, 'w') as f:
         f.write('{not json')
-    assert netprobe.read_state(state_file) == {}
-    assert netprobe.stop_listeners(state_file)['stopped'] is False and not os.path.exists(state_file)
+    assert daemon.read_state(state_file) == {}
+    assert listener.stop_listeners(state_file)['stopped'] is False and not os.path.exists(state_file)
 
 
 def test_start_listeners_validates(state_dir):
     state_file = os.path.join(state_dir, 'v.json')
-    with pytest.raises(netprobe.ListenerError, match='lifetime 0: must be between 1 and 86400'):
-        netprobe.start_listeners([free_ports()[0]], LOCAL, 'b', 0, state_file)
+    with pytest.raises(listener.ListenerError, match='lifetime 0: must be between 1 and 86400'):
+        listener.start_listeners([free_ports()[0]], LOCAL, 'b', 0, state_file)
     with pytest.raises(ValueError, match='is not an IP address'):
-        netprobe.start_listeners([free_ports()[0]], 'localhost', 'b', 5, state_file)
+        listener.start_listeners([free_ports()[0]], 'localhost', 'b', 5, state_file)
     with pytest.raises(ValueError, match='no ports given'):
-        netprobe.start_listeners([], LOCAL, 'b', 5, state_file)
+        listener.start_listeners([], LOCAL, 'b', 5, state_file)
 
 
 def test_busy_ports(listening):
     free = free_ports()[0]
-    busy = netprobe.busy_ports([listening, free], LOCAL)
+    busy = listener.busy_ports([listening, free], LOCAL)
     assert [(e['port'], e['address']) for e in busy] == [(listening, LOCAL)]
     assert [(h['pid'], h['address']) for h in busy[0]['holders']] == [(os.getpid(), LOCAL)]
-    assert netprobe.describe_busy(busy[0]) == 'port %d on 127.0.0.1 is in use by pid %d (%s)' % (
+    assert listener.describe_busy(busy[0]) == 'port %d on 127.0.0.1 is in use by pid %d (%s)' % (
         listening, os.getpid(), my_comm())
-    assert netprobe.busy_ports([listening], LOCAL, ignore_pids=[os.getpid()]) == []
-    assert netprobe.busy_ports([listening], '127.0.0.2') == []  # another loopback address does not conflict
+    assert listener.busy_ports([listening], LOCAL, ignore_pids=[os.getpid()]) == []
+    assert listener.busy_ports([listening], '127.0.0.2') == []  # another loopback address does not conflict
 
 
 def test_describe_unknown_and_container_holders():
-    assert netprobe.describe_holder({'port': 9000, 'address': '::', 'pid': None}) == (
+    assert listener.describe_holder({'port': 9000, 'address': '::', 'pid': None}) == (
         'port 9000 on :: is in use by a process whose pid is not visible (another user, another pid namespace or '
         'a kernel socket)')
-    assert netprobe.describe_holder({'port': 16380, 'address': '0.0.0.0', 'pid': 123, 'process': 'raylet',
+    assert listener.describe_holder({'port': 16380, 'address': '0.0.0.0', 'pid': 123, 'process': 'raylet',
                                      'container_id': 'abcdef0123456789' * 4}) == \
         'port 16380 on 0.0.0.0 is in use by pid 123 (raylet) in container abcdef012345'
-    assert netprobe.describe_busy({'port': 5, 'address': '0.0.0.0', 'error': 'Address already in use',
+    assert listener.describe_busy({'port': 5, 'address': '0.0.0.0', 'error': 'Address already in use',
                                    'holders': []}) == \
         'port 5 on 0.0.0.0 is in use (Address already in use; no listening socket found, e.g. a connection uses it)'
 
@@ -486,4 +489,4 @@ def test_describe_unknown_and_container_holders():
     ('::1', '::1', True),
 ])
 def test_conflicts(bind, holder, conflict):
-    assert netprobe._conflicts(bind, holder) is conflict
+    assert listener._conflicts(bind, holder) is conflict

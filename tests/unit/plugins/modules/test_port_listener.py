@@ -10,7 +10,8 @@ import socket
 
 import pytest
 
-from ansible_collections.sfops.secretflow.plugins.module_utils import _netprobe as netprobe
+from ansible_collections.sfops.secretflow.plugins.module_utils import _daemon as daemon, _listener as listener, \
+    _probe as probelib
 from ansible_collections.sfops.secretflow.plugins.modules import port_listener
 
 from net_testing import LOCAL, free_ports, listening_port, my_comm, run_module  # pylint: disable=import-error
@@ -19,7 +20,7 @@ CID = '0123456789abcdef' * 4
 
 
 def state_of(out):
-    return netprobe.read_state(out['state_file'])
+    return daemon.read_state(out['state_file'])
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def run(capsys, tmp_path):
 
     yield _run
     for state_file in glob.glob(os.path.join(state_dir, '*.json')):
-        netprobe.stop_listeners(state_file)
+        listener.stop_listeners(state_file)
 
 
 @pytest.fixture
@@ -52,12 +53,12 @@ def test_present_then_absent(run):
     assert out['listening'] == sorted(ports) and out['free'] == sorted(ports)
     assert out['in_use'] == [] and out['not_listened'] == [] and out['held_by_deployment'] == []
     assert out['state_file'].endswith('/listeners/sfops.json') and state_of(out)['pid'] == out['pid']
-    res = netprobe.probe(LOCAL, ports[1], 2.0, banner='hello %s %d' % (socket.gethostname(), ports[1]))
+    res = probelib.probe(LOCAL, ports[1], 2.0, banner='hello %s %d' % (socket.gethostname(), ports[1]))
     assert res['banner_ok'] is True
 
     out = run({'state': 'absent'})
     assert out['stopped'] is True and out['listening'] == [] and not os.path.exists(out['state_file'])
-    assert [netprobe.probe(LOCAL, p, 1.0)['error'] for p in ports] == ['refused', 'refused']
+    assert [probelib.probe(LOCAL, p, 1.0)['error'] for p in ports] == ['refused', 'refused']
     again = run({'state': 'absent'})
     assert again['stopped'] is False and again['pid'] is None and again['msg'] == 'no listener set sfops runs'
 
@@ -67,7 +68,7 @@ def test_check_mode_starts_nothing(run):
     out = run({'ports': [port]}, check_mode=True)
     assert 'failed' not in out and out['listening'] == [] and out['free'] == [port] and out['pid'] is None
     assert not os.path.exists(out['state_file'])
-    assert netprobe.probe(LOCAL, port, 1.0)['error'] == 'refused'
+    assert probelib.probe(LOCAL, port, 1.0)['error'] == 'refused'
 
 
 @pytest.mark.parametrize('check_mode', [False, True])
@@ -81,7 +82,7 @@ def test_busy_port_fails_naming_the_holder(run, blocker, check_mode):
         (blocker, os.getpid(), my_comm(), False)]
     assert out['listening'] == [] and out['free'] == [free]
     assert not os.path.exists(out['state_file'])
-    assert netprobe.probe(LOCAL, free, 1.0)['error'] == 'refused'  # nothing started
+    assert probelib.probe(LOCAL, free, 1.0)['error'] == 'refused'  # nothing started
 
 
 def test_in_use_skip(run, blocker):
@@ -90,7 +91,7 @@ def test_in_use_skip(run, blocker):
     assert 'failed' not in out
     assert out['listening'] == [free] and out['not_listened'] == [blocker] and out['held_by_deployment'] == []
     assert [(e['port'], e['pid'], e['allowed']) for e in out['in_use']] == [(blocker, os.getpid(), False)]
-    assert netprobe.probe(LOCAL, free, 1.0)['reachable'] is True
+    assert probelib.probe(LOCAL, free, 1.0)['reachable'] is True
 
 
 def test_allowed_holders_by_process_name(run, blocker):
@@ -111,18 +112,18 @@ def test_present_restarts_the_running_set(run):
     # check mode: the ports of the running set of this name count as free; nothing is stopped or started
     check = run({'ports': ports}, check_mode=True)
     assert 'failed' not in check and check['free'] == sorted(ports) and check['in_use'] == []
-    assert netprobe.daemon_alive(old)
+    assert daemon.alive(old)
     second = run({'ports': ports, 'lifetime': 60})
     assert 'failed' not in second and second['listening'] == sorted(ports) and second['in_use'] == []
-    assert second['pid'] != first['pid'] and not netprobe.daemon_alive(old)
-    assert all(netprobe.probe(LOCAL, p, 1.0)['reachable'] for p in ports)
+    assert second['pid'] != first['pid'] and not daemon.alive(old)
+    assert all(probelib.probe(LOCAL, p, 1.0)['reachable'] for p in ports)
 
 
 def test_absent_in_check_mode_only_reports(run):
     first = run({'ports': free_ports(), 'lifetime': 60})
     out = run({'state': 'absent'}, check_mode=True)
     assert out['pid'] == first['pid'] and out['stopped'] is False and 'would be stopped' in out['msg']
-    assert netprobe.daemon_alive(state_of(first))
+    assert daemon.alive(state_of(first))
 
 
 @pytest.mark.parametrize('args, message', [
@@ -152,7 +153,7 @@ def test_bad_arguments(run, args, message):
     ({'pid': None, 'process': None, 'cmdline': None, 'container_id': None}, ['raylet'], False),
 ])
 def test_holder_matches(holder, allowed, matches):
-    assert port_listener.holder_matches(holder, allowed) is matches
+    assert listener.holder_matches(holder, allowed) is matches
 
 
 def test_classify_a_port_needs_every_socket_allowed():
@@ -163,7 +164,7 @@ def test_classify_a_port_needs_every_socket_allowed():
     busy = [{'port': 1, 'address': '0.0.0.0', 'error': 'in use', 'holders': [raylet, child]},
             {'port': 2, 'address': '0.0.0.0', 'error': 'in use', 'holders': [dict(raylet, inode=3), other]},
             {'port': 3, 'address': '0.0.0.0', 'error': 'in use', 'holders': []}]
-    in_use, held, bad = port_listener.classify(busy, ['raylet'])
+    in_use, held, bad = listener.classify(busy, ['raylet'])
     assert held == [1] and [e['port'] for e in bad] == [2, 3]
     assert [(e['port'], e['pid'], e['allowed']) for e in in_use] == [
         (1, 10, True), (1, 11, True), (2, 10, True), (2, 20, False), (3, None, False)]

@@ -96,3 +96,12 @@ def test_bad_arguments(capsys, args, message):
     out = run(capsys, args)
     assert out['failed'] is True and message in out['msg']
     assert out.get('results', []) == []
+
+
+def test_meta_comes_back_with_each_result_whatever_the_order(capsys, open_port, closed_port):
+    """A report reads each result's own metadata, it never pairs results with targets by position."""
+    targets = [{'host': LOCAL, 'port': port, 'expect': 'answers', 'meta': {'party': 'bob', 'group': group, 'n': i}}
+               for i, (port, group) in enumerate([(closed_port, 'redis'), (open_port, 'fed')] * 20)]
+    out = run(capsys, {'timeout': 1, 'parallel': 7, 'targets': targets})
+    assert [(r['port'], r['meta']) for r in out['results']] == [(t['port'], t['meta']) for t in targets]
+    assert run(capsys, {'timeout': 1, 'targets': [{'host': LOCAL, 'port': open_port}]})['results'][0]['meta'] is None
