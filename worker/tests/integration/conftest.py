@@ -30,7 +30,7 @@ from typing import Dict, List
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from helpers import start_redis  # noqa: E402
+from helpers import plan_defaults, plan_lib, start_redis  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
 PEER_TIMEOUT_S = 10
@@ -50,6 +50,42 @@ HEAD_OPTS = {
 }
 # party -> (node name, node ip, ray base port) of an extra Ray worker node; the party's sfworker runs there
 WORKER_NODES = {"alice": ("alice-w1", "127.0.0.11", 31500)}
+
+
+def _node_port_vars(base: int) -> Dict[str, int]:
+    """The inventory's port variables of one Ray node, as the Ray commands below use them."""
+    return {
+        "sf_ray_node_manager_port": base + 1, "sf_ray_object_manager_port": base + 2,
+        "sf_ray_dashboard_agent_grpc_port": base + 4, "sf_ray_dashboard_agent_listen_port": base + 5,
+        "sf_ray_metrics_export_port": base + 6, "sf_ray_runtime_env_agent_port": base + 7,
+        "sf_ray_min_worker_port": base + 100, "sf_ray_max_worker_port": base + 199,
+    }
+
+
+def deployment_plan():
+    """The deployment plan of this test's parties, built by the collection's own plan code from an inventory
+    (alice and bob managed, carol a peer party that never shows up). The workers' configs are rendered from it
+    with the plan's worker_config, the function behind the node role's worker.yml."""
+    planlib = plan_lib()
+    hosts, parties = {}, {}
+    for name in RUNNING:
+        ip, rbase, fed, spu = PARTIES[name]
+        party_vars = {"sf_ray_port": rbase, "sf_ray_client_server_port": rbase + 3, "sf_redis_port": rbase + 8,
+                      "sf_fed_port": fed, "sf_spu_port": spu, "sf_job_slots": JOB_SLOTS}
+        nodes = [(f"{name}-head", ip, rbase, "head")]
+        if name in WORKER_NODES:
+            wnode, wip, wbase = WORKER_NODES[name]
+            nodes.append((wnode, wip, wbase, "worker"))
+        parties[name] = [node for node, _ip, _base, _role in nodes]
+        for node, nip, base, role in nodes:
+            hosts[node] = dict(party_vars, **_node_port_vars(base), inventory_hostname=node, ansible_host=nip,
+                               sf_ray_role=role)
+    peers = {name: {"external_ip": v[0], "fed_port": v[2], "spu_port": v[3]}
+             for name, v in PARTIES.items() if name not in RUNNING}
+    for hv in hosts.values():
+        hv["sf_peer_parties"] = peers
+    return planlib.build_plan_or_raise(
+        {"parties": parties, "stray_hosts": [], "hosts": hosts, "defaults": plan_defaults()})
 
 
 @dataclass
@@ -195,6 +231,8 @@ def two_parties():
 
     from sfworker.submit import make_client
 
+    planlib = plan_lib()
+    plan = deployment_plan()
     # short path: Ray's unix socket paths must stay < 108 bytes
     base = tempfile.mkdtemp(prefix="sfwit-", dir="/tmp")
     parties: Dict[str, Party] = {}
@@ -229,25 +267,19 @@ def two_parties():
             if name in WORKER_NODES:  # started below, once the head's GCS answers
                 node_id, node_ip, _ = WORKER_NODES[name]
                 ray_nodes.append(node_id)
-            cfgd = {
-                "party": name,
-                "node_id": node_id,  # alice: the worker node -> the job driver runs there
-                "node_ip": node_ip,
-                "ray_address": f"{ip}:{rbase}",
-                "redis_url": redis_url,
-                "queue": "secretflow_queue",
-                "data_dir": data_dir,
-                "work_dir": os.path.join(pdir, "work"),
-                "job_slots": JOB_SLOTS,
-                "peer_timeout_s": PEER_TIMEOUT_S,
-                "job_timeout_s": 300,
-                "slot_wait_timeout_s": 120,
-                "concurrency": 2,
-                "parties": {p: {"external_ip": v[0], "fed_port": v[2], "spu_port": v[3]} for p, v in PARTIES.items()},
-                "spu_runtime_config": {"protocol": "SEMI2K", "field": "FM128"},
-                # what the deployment renders; bob's Ray has no such resource (-> unpinned + warning)
-                "gateway_resource": GATEWAY_RESOURCE,
-            }
+            # What the node role renders for the host the party's sfworker runs on (alice: the worker node -> the
+            # job driver runs there): the plan's worker_config, plus two settings the role leaves at their defaults.
+            cfgd = planlib.worker_config(plan, node_id, {
+                "queue": "secretflow_queue", "data_dir": data_dir, "concurrency": 2, "peer_timeout_s": PEER_TIMEOUT_S,
+                "job_timeout_s": 300, "log_level": "info", "redis_url": redis_url})
+            cfgd.update(work_dir=os.path.join(pdir, "work"), slot_wait_timeout_s=120)
+            # the plan's values are the ones the Ray commands above use
+            assert (cfgd["party"], cfgd["node_id"], cfgd["node_ip"]) == (name, node_id, node_ip), cfgd
+            assert cfgd["ray_address"] == f"{ip}:{rbase}" and cfgd["job_slots"] == JOB_SLOTS, cfgd
+            assert cfgd["parties"] == {p: {"external_ip": v[0], "fed_port": v[2], "spu_port": v[3]}
+                                       for p, v in PARTIES.items()}, cfgd
+            # bob's Ray has no such resource (-> unpinned + warning)
+            assert cfgd["gateway_resource"] == GATEWAY_RESOURCE
             config_path = os.path.join(pdir, "config.yml")
             with open(config_path, "w") as f:
                 json.dump(cfgd, f)  # JSON is valid YAML
