@@ -8,7 +8,8 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # The options argument shared by the reachability_* filters (plugins/module_utils/_reachability.py).
+    # The options argument shared by the reachability_* filters and the reachability_report action
+    # (plugins/module_utils/_reachability.py).
     DOCUMENTATION = r'''
 options:
   options:

@@ -12,8 +12,9 @@ short_description: The ports each server opens temporary listeners on, derived f
 version_added: 0.2.0
 author: sfops.secretflow contributors (@sfops)
 description:
-  - Per managed host, the wildcard address of its node IP's family and every planned port (Ray ports, worker
-    range, and on heads GCS, Ray client, Redis, fed and SPU ranges), for M(sfops.secretflow.port_listener).
+  - Per managed host, the wildcard address of its node IP's family and every planned port - the ports of the node's
+    listeners in the plan (Ray ports, worker range, and on heads GCS, Ray client, Redis, fed and SPU ranges) - for
+    M(sfops.secretflow.port_listener).
   - On hosts listed in C(deployed) the Ray worker range is left out (Ray binds those ports at any time).
 options:
   _input:

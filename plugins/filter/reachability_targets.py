@@ -12,7 +12,8 @@ short_description: What one server must (and must not) reach, derived from the d
 version_added: 0.2.0
 author: sfops.secretflow contributors (@sfops)
 description:
-  - The targets a managed host probes with M(sfops.secretflow.port_reachable).
+  - The targets a managed host probes with M(sfops.secretflow.port_reachable), derived from the listeners the plan
+    publishes per node (classified by the collection's port table).
   - C(preflight) - must reach only - the other parties' fed and SPU port ranges (at their head's external IP);
     inside the party, every other node's Ray ports and the head's GCS and Redis.
   - C(verify) - the same, plus must NOT reach - every Ray and Redis port of every other party, at every address
@@ -43,7 +44,10 @@ EXAMPLES = r'''
 
 RETURN = r'''
 _value:
-  description: The targets - C(host), C(port), C(expect) (C(open), C(closed) or C(answers)) and C(label).
+  description:
+    - The targets - C(host), C(port), C(expect) (C(open), C(closed) or C(answers)), C(label) and C(meta) (C(party),
+      C(node) and C(group) of the destination: M(sfops.secretflow.port_reachable) returns it with each result, and
+      M(sfops.secretflow.reachability_report) places the result in the matrix by it).
   type: list
   elements: dict
 '''

@@ -11,8 +11,10 @@ Two questions are answered on every rollout:
   execution, Redis holds the job queue).
 
 :func:`listeners` says which ports each server opens temporary listeners on (``port_listener``), :func:`probes`
-which targets each server probes (``port_reachable``), :func:`matrix_lines` renders the results as a table
-(rows: source party/host, columns: destination party and port group). Nothing here touches the network.
+which targets each server probes (``port_reachable``), both from the listeners the plan publishes per node (the
+port table, ``_ports.py``, classifies them); :func:`report` turns what every server returned into the matrix
+(rows: source party/host, columns: destination party and port group) and the list of problems (the
+``reachability_report`` action). Nothing here touches the network.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -199,7 +201,8 @@ def matrix_lines(plan, results_by_source):
                 columns.append(column)
             cells.setdefault((source, column), []).append(result)
     order = dict((name, i) for i, name in enumerate(plan['party_order']))
-    columns.sort(key=lambda c: (order.get(c[0], len(order)), GROUPS.index(c[1]) if c[1] in GROUPS else len(GROUPS)))
+    columns.sort(key=lambda c: (order.get(c[0], len(order)), GROUPS.index(c[1]) if c[1] in GROUPS else len(GROUPS),
+                                c[1]))
     header = ['source \\ destination'] + ['%s:%s' % column for column in columns]
     rows = []
     for source in sorted(results_by_source, key=lambda h: (order.get(plan['hosts'].get(h), len(order)), h)):
@@ -215,19 +218,93 @@ def matrix_lines(plan, results_by_source):
     return [fmt(header), fmt(['-' * w for w in widths])] + [fmt(row) for row in rows]
 
 
-def merge_results(targets, results):
-    """Zip the planned targets with the module's per-target results (same order, same length)."""
-    if len(targets) != len(results):
-        raise ValueError('reachability: %d targets but %d results' % (len(targets), len(results)))
-    merged = []
-    for target, result in zip(targets, results):
-        entry = dict(target)
-        entry.update(result)
-        merged.append(entry)
-    return merged
-
-
 def module_targets(targets):
-    """What ``port_reachable`` takes: host, port, expect, label (and banner) of each planned target."""
+    """What ``port_reachable`` takes: host, port, expect, label (and banner) of each planned target, and as ``meta``
+    its party, node and group - they come back with each result, so the report needs nothing else to place it."""
     keys = ('host', 'port', 'expect', 'label', 'banner')
-    return [dict((k, t[k]) for k in keys if k in t) for t in targets]
+    out = []
+    for target in targets:
+        entry = dict((k, target[k]) for k in keys if k in target)
+        entry['meta'] = {'party': target['party'], 'node': target['node'], 'group': target['group']}
+        out.append(entry)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------------ the report
+
+LEGEND = ('open/closed/answers N = N probes as expected; FAIL k/N why = k of N must-reach probes failed; OPEN k/N = k '
+          'of N must-NOT-reach probes connected; why = timeout, refused, no_route, dns, no_result '
+          '(docs/operations/reachability.md)')
+
+
+def _placed(source, result):
+    """A ``port_reachable`` result with the party and group of its target (from its ``meta``)."""
+    meta = result.get('meta')
+    if not isinstance(meta, dict) or 'party' not in meta or 'group' not in meta:
+        raise ValueError("host '%s': a probe result without meta.party/meta.group (%s:%s); probe the targets of "
+                         "the reachability_targets filter" % (source, result.get('host'), result.get('port')))
+    entry = dict(result)
+    entry.update(party=meta['party'], group=meta['group'], node=meta.get('node'))
+    return entry
+
+
+def taken_message(host, entry):
+    """The problem of a planned port held by a process that is not the deployment's (a ``port_listener``
+    ``in_use`` entry)."""
+    if entry.get('pid'):
+        holder = 'pid %s (%s)' % (entry['pid'], entry.get('process'))
+    else:
+        holder = 'a process whose pid is not visible'
+    if entry.get('container_id'):
+        holder += ' in container %s' % entry['container_id'][:12]
+    return '%s: planned port %s is taken: in use on %s by %s' % (host, entry['port'], entry['address'], holder)
+
+
+def problems(hosts, listener_results, probe_results):
+    """Every problem of a run, host by host: listeners that failed, planned ports taken by foreign processes, hosts
+    that did not probe, unmet expectations (the messages of ``port_reachable``)."""
+    out = []
+    for host in hosts:
+        listener = listener_results.get(host) or {}
+        if listener.get('failed'):
+            out.append('%s: temporary listeners: %s' % (host, listener.get('msg')))
+        for entry in listener.get('in_use') or []:
+            if not entry.get('allowed'):
+                out.append(taken_message(host, entry))
+        probe = probe_results.get(host) or {}
+        if probe.get('results') is None:
+            out.append('%s: did not probe (unreachable, or it failed before)' % host)
+        out.extend(probe.get('failures') or [])
+    return out
+
+
+def report(plan, phase, hosts, listener_results, probe_results, options=None):
+    """The matrix and every problem of a reachability run.
+
+    ``hosts``: the hosts that took part (rows of the matrix, order of the problems); ``listener_results`` and
+    ``probe_results``: host -> what ``port_listener`` and ``port_reachable`` returned there (None/absent when the
+    host did not get that far). Each probe result is placed by its own ``meta`` (see :func:`module_targets`); a
+    host without results counts every target it should have probed as failed (``no_result``) - ``options`` says
+    which, as for :func:`probes`.
+
+    Returns ``lines`` (the matrix), ``problems``, ``unmet`` (the number of unmet expectations; not called ``failed``,
+    which Ansible would take for the task's state) and ``text`` (the matrix, the legend and the count, as printed).
+    """
+    placed = {}
+    unmet = 0
+    for source in hosts:
+        results = (probe_results.get(source) or {}).get('results')
+        if results:
+            entries = [_placed(source, result) for result in results]
+        else:
+            entries = [dict(target, ok=False, reachable=None, error='no_result')
+                       for target in probes(plan, source, phase, options)]
+        placed[source] = entries
+        unmet += sum(1 for entry in entries if not entry.get('ok'))
+    lines = matrix_lines(plan, placed)
+    return {
+        'lines': lines,
+        'problems': problems(hosts, listener_results, probe_results),
+        'unmet': unmet,
+        'text': '\n'.join(lines + ['', LEGEND, '%d unmet expectation(s)' % unmet]),
+    }

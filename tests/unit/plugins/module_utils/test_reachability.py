@@ -153,25 +153,46 @@ def test_bad_options_and_phase_are_named(plan):
 
 
 def fake_results(targets, fail=()):
+    """What port_reachable returns for the targets of the reachability_targets filter (results carry meta)."""
     out = []
-    for t in targets:
+    for t in reach.module_targets(targets):
         bad = (t['host'], t['port']) in fail
         if t['expect'] == 'closed':
-            out.append({'ok': not bad, 'expect': 'closed', 'reachable': bad, 'error': None if bad else 'timeout'})
+            result = {'ok': not bad, 'reachable': bad, 'error': None if bad else 'timeout'}
         else:
-            out.append({'ok': not bad, 'expect': t['expect'], 'reachable': not bad, 'error': 'timeout' if bad else None})
+            result = {'ok': not bad, 'reachable': not bad, 'error': 'timeout' if bad else None}
+        result.update(host=t['host'], port=t['port'], expect=t['expect'], label=t['label'], meta=t['meta'])
+        out.append(result)
     return out
 
 
+HOSTS = ['alice-1', 'alice-2', 'bob-1']
+
+
+def probed(plan, phase='verify', fail=None, options=None, hosts=HOSTS):
+    """host -> the registered port_reachable result of each host ({} for none)."""
+    fail = fail or {}
+    out = {}
+    for host in hosts:
+        results = fake_results(reach.probes(plan, host, phase, options), fail.get(host, ()))
+        out[host] = {'results': results, 'failures': ['%s: failure %d' % (host, i)
+                                                     for i, r in enumerate(results) if not r['ok']]}
+    return out
+
+
+def test_targets_carry_their_party_node_and_group_as_meta(plan):
+    targets = reach.probes(plan, 'bob-1', 'verify')
+    module = reach.module_targets(targets)
+    assert len(module) == len(targets)
+    for target, entry in zip(targets, module):
+        assert entry['meta'] == {'party': target['party'], 'node': target['node'], 'group': target['group']}
+        assert set(entry) == {'host', 'port', 'expect', 'label', 'meta'}
+
+
 def test_matrix_shows_every_source_and_column_and_names_failures(plan):
-    results = {}
-    for host in ('alice-1', 'alice-2', 'bob-1'):
-        targets = reach.probes(plan, host, 'verify')
-        fail = {('10.0.0.11', 19003)} if host == 'bob-1' else set()
-        if host == 'bob-1':
-            fail.add(('10.0.0.11', 16380))
-        results[host] = reach.merge_results(targets, fake_results(targets, fail))
-    lines = reach.matrix_lines(plan, results)
+    fail = {'bob-1': {('10.0.0.11', 19003), ('10.0.0.11', 16380)}}
+    report = reach.report(plan, 'verify', HOSTS, {}, probed(plan, fail=fail))
+    lines = report['lines']
     header = lines[0].split()
     # columns: destination party in plan order, then fed, spu, gcs, redis, ray
     assert header[3:] == ['alice:fed', 'alice:spu', 'alice:gcs', 'alice:redis', 'alice:ray',
@@ -183,8 +204,76 @@ def test_matrix_shows_every_source_and_column_and_names_failures(plan):
     assert 'OPEN 1/1 connected' in rows['bob/bob-1']   # alice's GCS accepted bob
     assert 'closed' in rows['alice/alice-1'] and 'open 10' in rows['alice/alice-1']
     assert text.count('FAIL') == 1 and text.count('OPEN') == 1
+    assert report['unmet'] == 2
+    assert report['problems'] == ['bob-1: failure %d' % i for i, r in enumerate(
+        probed(plan, fail=fail)['bob-1']['results']) if not r['ok']]
+    assert report['text'] == '\n'.join(lines + ['', reach.LEGEND, '2 unmet expectation(s)'])
 
 
-def test_merge_results_refuses_a_length_mismatch(plan):
-    with pytest.raises(ValueError, match='targets but'):
-        reach.merge_results(reach.probes(plan, 'bob-1', 'verify'), [])
+def test_the_matrix_of_the_readme(plan):
+    """The format operators read (README.md, docs/operations/reachability.md), to the character."""
+    report = reach.report(plan, 'verify', HOSTS, {}, probed(plan))
+    assert report['lines'] == [
+        'source \\ destination  alice:fed  alice:spu  alice:gcs  alice:redis  alice:ray  bob:fed  bob:spu  bob:gcs   '
+        'bob:redis  bob:ray',
+        '--------------------  ---------  ---------  ---------  -----------  ---------  -------  -------  --------  '
+        '---------  --------',
+        'alice/alice-1         -          -          -          -            open 8     open 10  open 10  closed 1  '
+        'closed 1   closed 9',
+        'alice/alice-2         -          -          open 1     open 1       open 9     open 10  open 10  closed 1  '
+        'closed 1   closed 9',
+        'bob/bob-1             open 10    open 10    closed 1   closed 1     closed 17  -        -        -         '
+        '-          -',
+    ]
+    assert report['unmet'] == 0 and report['problems'] == []
+
+
+def test_results_are_placed_by_their_meta_not_by_their_position(plan):
+    results = probed(plan)
+    shuffled = {host: dict(r, results=list(reversed(r['results']))) for host, r in results.items()}
+    assert reach.report(plan, 'verify', HOSTS, {}, shuffled)['lines'] == \
+        reach.report(plan, 'verify', HOSTS, {}, results)['lines']
+    # results of another run's targets (fewer of them) are still counted where they belong
+    partial = {host: dict(r, results=r['results'][:3]) for host, r in results.items()}
+    rows = {line.split()[0]: line for line in reach.report(plan, 'verify', HOSTS, {}, partial)['lines'][2:]}
+    assert 'open 3' in rows['bob/bob-1']
+
+
+def test_a_result_without_meta_names_the_host(plan):
+    results = probed(plan)
+    del results['bob-1']['results'][0]['meta']
+    with pytest.raises(ValueError, match="host 'bob-1': a probe result without meta"):
+        reach.report(plan, 'verify', HOSTS, {}, results)
+
+
+def test_a_host_without_results_counts_every_target_as_not_probed(plan):
+    results = probed(plan)
+    del results['alice-2']
+    report = reach.report(plan, 'verify', HOSTS, {}, results)
+    rows = {line.split()[0]: line for line in report['lines'][2:]}
+    assert 'FAIL 10/10 no_result' in rows['alice/alice-2'] and 'FAIL 1/1 no_result' in rows['alice/alice-2']
+    assert report['unmet'] == len(reach.probes(plan, 'alice-2', 'verify'))
+    assert report['problems'] == ['alice-2: did not probe (unreachable, or it failed before)']
+
+
+def test_problems_name_the_holder_of_a_taken_port_and_failed_listeners(plan):
+    listeners = {
+        'bob-1': {'in_use': [
+            {'port': 19005, 'address': '0.0.0.0', 'pid': 685, 'process': 'python3', 'cmdline': 'python3 -c x',
+             'container_id': None, 'allowed': False},
+            {'port': 16379, 'address': '10.0.0.21', 'pid': 700, 'process': 'redis-server', 'cmdline': 'redis-server',
+             'container_id': 'ab' * 32, 'allowed': True},
+            {'port': 16380, 'address': '::', 'pid': None, 'process': None, 'cmdline': None,
+             'container_id': None, 'allowed': False},
+            {'port': 16381, 'address': '0.0.0.0', 'pid': 900, 'process': 'raylet', 'cmdline': 'raylet',
+             'container_id': '0123456789abcdef' * 4, 'allowed': False}]},
+        'alice-1': {'failed': True, 'msg': 'cannot bind port 19000 on 0.0.0.0: [Errno 13] Permission denied'},
+        'alice-2': {'skipped': True},
+    }
+    report = reach.report(plan, 'preflight', HOSTS, listeners, probed(plan, 'preflight'))
+    assert report['problems'] == [
+        'alice-1: temporary listeners: cannot bind port 19000 on 0.0.0.0: [Errno 13] Permission denied',
+        'bob-1: planned port 19005 is taken: in use on 0.0.0.0 by pid 685 (python3)',
+        'bob-1: planned port 16380 is taken: in use on :: by a process whose pid is not visible',
+        'bob-1: planned port 16381 is taken: in use on 0.0.0.0 by pid 900 (raylet) in container 0123456789ab',
+    ]
