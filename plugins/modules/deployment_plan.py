@@ -73,11 +73,19 @@ plan:
       type: list
       elements: str
     parties:
-      description: >-
-        Party name to C(managed), C(head), C(external_ip), C(fed_port), C(spu_port), C(fed_ports), C(spu_ports),
-        C(ray_address), C(redis), C(cluster_config) and C(nodes) (host name to C(node_id), C(node_ip),
-        C(external_ip), C(role), C(ports), C(worker_env), C(ray_start_argv)). Peer parties have C(managed=false)
-        and no nodes.
+      description:
+        - Party name to C(managed), C(head), C(external_ip), C(fed_port), C(spu_port), C(fed_ports), C(spu_ports),
+          C(listeners), C(ray_address), C(redis), C(cluster_config) and C(nodes) (host name to C(node_id), C(node_ip),
+          C(external_ip), C(role), C(listeners), C(ports), C(worker_env), C(ray_start_argv)). Peer parties have
+          C(managed=false) and no nodes.
+        - A node's C(listeners) are the ports it binds, one entry per row of the collection's port table
+          (C(plugins/module_utils/_ports.py)) - C(name), C(variables) (the inventory variables), C(first), C(last),
+          C(group) (its column in the reachability matrix - C(gcs), C(redis), C(ray), C(fed), C(spu)), C(reach)
+          (C(party) - only the party's own nodes may connect - or C(peers) - other parties connect) and C(span)
+          (C(port), C(pool) - the Ray worker range - or C(slots) - one port per job slot). The firewall rules, the
+          reachability checks and the C(ray start) port flags are derived from them. A party's C(listeners) are
+          what other parties reach of it at its C(external_ip) (the head's C(peers) listeners, or what a peer party
+          declares). C(ports) are the same ports by variable name without C(sf_).
       type: dict
     spu_cluster_def:
       description: The SPU cluster definition for job slot 0 (nodes with C(party), C(address), C(listen_address)).
