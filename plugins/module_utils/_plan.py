@@ -608,14 +608,14 @@ def summary_lines(plan):
              % (plan['version'], len(plan['parties']), plan['job_slots'])]
     for name in plan['party_order']:
         p = plan['parties'][name]
-        fed = '%d-%d' % tuple(p['fed_ports'])
-        spu = '%d-%d' % tuple(p['spu_ports'])
+        # what other parties reach at the external address: 'fed 19000-19009 spu 19500-19509'
+        public = ' '.join('%s %d-%d' % (entry['group'], entry['first'], entry['last']) for entry in p['listeners'])
         if not p['managed']:
-            lines.append('  %s (peer): %s fed %s spu %s' % (name, p['external_ip'], fed, spu))
+            lines.append('  %s (peer): %s %s' % (name, p['external_ip'], public))
             continue
-        lines.append('  %s: head %s, ray %s, redis %s, external %s fed %s spu %s'
+        lines.append('  %s: head %s, ray %s, redis %s, external %s %s'
                      % (name, p['head'], p['ray_address'], hostport(p['redis']['host'], p['redis']['port']),
-                        p['external_ip'], fed, spu))
+                        p['external_ip'], public))
         for host in sorted(p['nodes']):
             n = p['nodes'][host]
             lines.append('    %-7s %s node_id=%s ip=%s external=%s'
@@ -670,7 +670,8 @@ def party_manifest(plan, party):
         'party_order': list(plan['party_order']),
         'self': own,
         'parties': {
-            name: {key: p[key] for key in ('managed', 'external_ip', 'fed_port', 'spu_port', 'fed_ports', 'spu_ports')}
+            name: dict([(key, value) for key, value in _public(p['listeners']).items() if key != 'listeners'],
+                       managed=p['managed'], external_ip=p['external_ip'])
             for name, p in plan['parties'].items()
         },
         'spu_cluster_def': plan['spu_cluster_def'],
