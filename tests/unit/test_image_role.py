@@ -13,14 +13,19 @@ import os
 import shutil
 
 import pytest
+import yaml
 
 pytest.importorskip('ansible')
-from ansible.errors import AnsibleFilterError  # noqa: E402
-from role_templar import RoleTemplar  # noqa: E402
+from ansible.parsing.dataloader import DataLoader  # noqa: E402
+from ansible.template import Templar  # noqa: E402
+from ansible.errors import AnsibleLookupError  # noqa: E402
+from ansible.plugins.loader import lookup_loader  # noqa: E402
+from role_templar import RoleTemplar, trust  # noqa: E402
 
 
-from ansible_collections.sfops.secretflow.plugins.filter.image_content_hash import FilterModule  # noqa: E402
-from ansible_collections.sfops.secretflow.plugins.module_utils._image_hash import content_hash, tree_files  # noqa: E402
+from ansible_collections.sfops.secretflow.plugins.lookup import image_content_hash as hash_lookup  # noqa: E402
+from ansible_collections.sfops.secretflow.plugins.module_utils._image_hash import (  # noqa: E402
+    DEFAULT_EXCLUDE, content_hash, tree_files)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROLE = os.path.join(ROOT, 'roles', 'image')
@@ -149,9 +154,14 @@ def worker_copy(tmp_path):
     return dst
 
 
+def _lookup(**options):
+    return lookup_loader.get('sfops.secretflow.image_content_hash').run([], variables={}, **options)
+
+
 def _tag(worker, dockerfile='FROM x\n', base='sfops/debian-base:latest@sha256:aa'):
-    return FilterModule().filters()['image_content_hash'](
-        {'Dockerfile': dockerfile, 'base': base}, paths={'worker': str(worker)})
+    result = _lookup(texts={'Dockerfile': dockerfile, 'base': base}, paths={'worker': str(worker)})
+    assert isinstance(result, list) and len(result) == 1
+    return result[0]
 
 
 def test_hash_is_stable_and_12_hex(worker_copy, tmp_path):
@@ -208,16 +218,30 @@ def test_hash_frames_items():
     assert len(content_hash({'a': 'x'}, length=64)) == 64
 
 
-def test_filter_errors(tmp_path):
-    flt = FilterModule().filters()['image_content_hash']
-    with pytest.raises(AnsibleFilterError, match='neither a file nor a directory'):
-        flt({'a': 'b'}, paths={'w': str(tmp_path / 'missing')})
-    with pytest.raises(AnsibleFilterError, match='input must be a dict'):
-        flt('text')
-    with pytest.raises(AnsibleFilterError, match='must be a string'):
-        flt({'a': ['list']})
-    with pytest.raises(AnsibleFilterError, match='length'):
-        flt({'a': 'b'}, length=0)
+def test_lookup_errors(tmp_path):
+    with pytest.raises(AnsibleLookupError, match='neither a file nor a directory'):
+        _lookup(texts={'a': 'b'}, paths={'w': str(tmp_path / 'missing')})
+    with pytest.raises(AnsibleLookupError, match='takes no terms'):
+        lookup_loader.get('sfops.secretflow.image_content_hash').run(['text'], variables={})
+    with pytest.raises(AnsibleLookupError, match='must be a string'):
+        _lookup(texts={'a': ['list']})
+    with pytest.raises(AnsibleLookupError, match='length'):
+        _lookup(texts={'a': 'b'}, length=0)
+
+
+def test_lookup_options_default_to_the_module_utils_ones():
+    assert _lookup(texts={'a': 'b'}) == [content_hash({'a': 'b'})]
+    assert _lookup(texts={'a': 'b'}, length=20) == [content_hash({'a': 'b'}, length=20)]
+    doc = yaml.safe_load(hash_lookup.DOCUMENTATION)
+    assert tuple(doc['options']['exclude']['default']) == DEFAULT_EXCLUDE
+
+
+def test_lookup_through_a_template_as_the_role_calls_it(worker_copy):
+    # roles/image/tasks/build.yml: lookup('sfops.secretflow.image_content_hash', texts=..., paths=...)
+    templar = Templar(loader=DataLoader(), variables=trust({'texts': {'Dockerfile': 'FROM x\n'},
+                                                            'paths': {'worker': str(worker_copy)}}))
+    tag = templar.template(trust("{{ lookup('sfops.secretflow.image_content_hash', texts=texts, paths=paths) }}"))
+    assert tag == content_hash({'Dockerfile': 'FROM x\n'}, {'worker': str(worker_copy)})
 
 
 def test_single_file_path(tmp_path):
