@@ -349,8 +349,11 @@ def _port_flags(rows, values):
     return ['%s=%d' % (flag, values[var]) for row in rows for var, flag in zip(row.variables, row.flags)]
 
 
-def ray_start_argv(node, party, head_ip, ray_port, extra_args=None):
-    """The complete ``ray start`` argument list of one node (``node`` is a plan node entry)."""
+def ray_start_argv(node, party, head_ip, ray_port, extra_args=None, object_store_memory=None):
+    """The complete ``ray start`` argument list of one node (``node`` is a plan node entry).
+
+    ``object_store_memory`` (bytes) adds ``--object-store-memory`` after ``extra_args``, before ``--block``: the
+    plan leaves it out (the node role sizes it from the server's memory, see :func:`node_ray_start_argv`)."""
     is_head = node['role'] == 'head'
     # The port flags come from the port table, each kind in table order: the GCS port right after --head (the other
     # nodes dial it with --address instead), the fixed ports of every node, the head's other fixed ports, the
@@ -376,8 +379,27 @@ def ray_start_argv(node, party, head_ip, ray_port, extra_args=None):
         argv.append('--include-dashboard=false')
     argv.append('--disable-usage-stats')
     argv += list(extra_args or [])
+    if object_store_memory is not None:
+        size = as_int(object_store_memory)
+        if size is None or size <= 0:
+            raise ValueError('object_store_memory=%r is not a positive number of bytes' % (object_store_memory,))
+        argv.append('--object-store-memory=%d' % size)
     argv.append('--block')
     return argv
+
+
+def node_ray_start_argv(plan, host, object_store_memory=None):
+    """``ray start`` of ``host`` rebuilt from the published plan by :func:`ray_start_argv` - the plan's
+    ``ray_start_argv`` of the node, plus ``--object-store-memory`` when ``object_store_memory`` (bytes) is given."""
+    party = plan['hosts'][host]
+    nodes = plan['parties'][party]['nodes']
+    node = nodes[host]
+    head = nodes[plan['parties'][party]['head']]
+    rows = portlib.rows_bound_on(node['role'] == 'head')
+    ports = {var: node['ports'][portlib.plan_key(var)] for var in portlib.port_vars(rows)}
+    return ray_start_argv({'role': node['role'], 'node_ip': node['node_ip'], 'node_id': node['node_id'],
+                           'ports': ports}, party, head['node_ip'], head['ports'][portlib.plan_key('sf_ray_port')],
+                          node['ray_start_extra_args'], object_store_memory)
 
 
 def build_plan(inventory):
@@ -568,6 +590,7 @@ def _assemble(managed, heads, nodes, peers, spu_runtime):
             'ports': {portlib.plan_key(var): node['ports'][var]
                       for var in portlib.port_vars(portlib.rows_bound_on(node['role'] == 'head'))},
             'worker_env': node['worker_env'],
+            'ray_start_extra_args': list(node['extra_args']),
         }
         entry['ray_start_argv'] = ray_start_argv(
             {'role': node['role'], 'node_ip': node['node_ip'], 'node_id': node['node_id'], 'ports': node['ports']},

@@ -37,15 +37,18 @@ def trust(value):
 
 
 class RoleTemplar(object):
-    """A role's defaults + vars (+ overrides, like inventory vars, and facts), templated lazily by Ansible."""
+    """A role's defaults + vars (+ overrides, like inventory vars, and facts), templated lazily by Ansible.
+
+    The defaults of roles/_common come first: the roles import it, which makes them visible (as in a play)."""
 
     def __init__(self, role, facts=None, **overrides):
         self.path = os.path.join(ROOT, 'roles', role)
         self.variables = {}
-        for relpath in ('defaults/main.yml', 'vars/main.yml'):
-            if not os.path.exists(os.path.join(self.path, relpath)):
+        for path in (os.path.join(ROOT, 'roles', '_common', 'defaults', 'main.yml'),
+                     os.path.join(self.path, 'defaults', 'main.yml'), os.path.join(self.path, 'vars', 'main.yml')):
+            if not os.path.exists(path):
                 continue
-            with open(os.path.join(self.path, relpath)) as handle:
+            with open(path) as handle:
                 self.variables.update(trust(yaml.safe_load(handle) or {}))
         self.variables.update(trust(overrides))
         self.variables['role_path'] = self.path

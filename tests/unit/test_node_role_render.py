@@ -51,3 +51,13 @@ def test_derived_object_store_comes_after_the_extra_args():
     rendered = templar.render('supervisord.conf.j2')
     assert rendered == golden('alice-2-derived-extra-args.conf')
     assert '--num-cpus=8 --object-store-memory=2495610880 --block\n' in rendered  # 30 % of 7936 MiB
+
+
+def test_container_shm_is_sized_with_the_object_store():
+    plan = sandbox_plan()
+    sandbox = RoleTemplar('node', facts=FACTS, sf_plan=plan, inventory_hostname='bob-1', node_object_store_memory_mb=512)
+    assert sandbox.var('_node_sizing')['shm_mb'] == 1024
+    derived = RoleTemplar('node', facts=FACTS, sf_plan=plan, inventory_hostname='bob-1')
+    assert derived.var('_node_sizing')['shm_mb'] == 2380 + 512
+    own = RoleTemplar('node', facts=FACTS, sf_plan=plan, inventory_hostname='bob-1', node_shm_size_mb=4000)
+    assert own.var('_node_sizing')['shm_mb'] == 4000

@@ -206,3 +206,12 @@ def test_an_added_port_is_listened_on_and_probed(added):
         ('10.0.0.11', 'open', 'fed')]
     assert sorted((t['host'], t['expect']) for t in verify if t['port'] == 16390) == [
         ('10.0.0.11', 'closed'), ('10.0.0.12', 'closed')]
+
+
+def test_an_added_public_port_is_in_the_summary_and_what_other_parties_see(added):
+    plan = planlib.build_plan_or_raise(added_inventory(added))
+    assert any('external 10.0.0.11 fed 19000-19009 spu 19500-19509 fed 19900-19900' in line
+               for line in planlib.summary_lines(plan))
+    seen_by_bob = planlib.party_manifest(plan, 'bob')['parties']['alice']
+    assert seen_by_bob == {'managed': True, 'external_ip': '10.0.0.11', 'fed_port': 19000, 'spu_port': 19500,
+                           'fed_ports': [19000, 19009], 'spu_ports': [19500, 19509], 'test_gateway_port': 19900}
