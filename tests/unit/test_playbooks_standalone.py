@@ -1,0 +1,246 @@
+# -*- coding: utf-8 -*-
+"""Every playbook of playbooks/ runs alone, and a whole site.yml validates the inventory exactly once.
+
+Real ansible-playbook runs, controller only: the test inventory's servers are 127.0.0.x port 1, so the first task
+that needs a server ends as UNREACHABLE - that is where a playbook "running alone" must get to, past the validation
+(playbooks/boilerplate.yml) and the controller-side checks, never failing on a missing sf_plan or an undefined
+variable. Facts come from a fact cache primed by a controller-only action (``gathering = smart`` then skips fact
+gathering), so the roles' fact-based checks (memory sizing, OS family) run too, with known values.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PLAYBOOK_BIN = shutil.which('ansible-playbook', path=os.path.dirname(sys.executable)) or shutil.which(
+    'ansible-playbook')
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(os.path.join(ROOT, 'ansible.cfg')) or PLAYBOOK_BIN is None,
+    reason='needs a checkout with ansible.cfg and ansible-playbook')
+
+HOSTS = ('alice-1', 'alice-2', 'bob-1')
+INVENTORY = """
+all:
+  vars:
+    ansible_port: 1
+    # what a real inventory sets for the roles' own preflight checks
+    node_image: sfops/secretflow-worker:test
+    node_redis_password: test-password-0123456789
+    # the image role would otherwise build on the controller's Docker: take a prebuilt image from a registry
+    image_distribution: registry
+    image_registry: registry.invalid:5000
+    image_tag: test
+  children:
+    secretflow:
+      children:
+        alice:
+          hosts:
+            alice-1: {ansible_host: 127.0.0.11, sf_ray_role: head, sf_node_id: alice-head}
+            alice-2: {ansible_host: 127.0.0.12, sf_node_id: alice-w1}
+        bob:
+          hosts:
+            bob-1: {ansible_host: 127.0.0.21, sf_ray_role: head, sf_node_id: bob-head}
+"""
+
+# A controller-only action that stores fixed facts, marked as gathered, in the fact cache.
+FACTS_ACTION = '''
+from ansible.plugins.action import ActionBase
+
+
+class ActionModule(ActionBase):
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        facts = dict(self._task.args['facts'], _ansible_facts_gathered=True)
+        result.update(changed=False, ansible_facts=facts)
+        return result
+'''
+PRIME = """
+- name: Prime the fact cache
+  hosts: secretflow
+  gather_facts: false
+  tasks:
+    - name: Facts of a Debian 12 server with 7.75 GiB
+      sf_test_facts:
+        facts:
+          memtotal_mb: 7936
+          memory_mb: {nocache: {free: 6000}}
+          os_family: Debian
+          distribution: Debian
+          distribution_major_version: "12"
+          distribution_release: bookworm
+          architecture: x86_64
+          kernel: 6.1.0-18-amd64
+"""
+
+PLAN_TASK = re.compile(r'^TASK \[sfops\.secretflow\.plan : Validate the inventory and compute the deployment plan\]',
+                       re.M)
+BOILERPLATE_PLAY = re.compile(r'^PLAY \[Validate the inventory and compute the deployment plan \(once per run\)\]',
+                              re.M)
+# Playbooks that never connect to a server.
+CONTROLLER_ONLY = ('boilerplate.yml', 'plan.yml', 'validate.yml')
+PLAYBOOKS = sorted(name for name in os.listdir(os.path.join(ROOT, 'playbooks')) if name.endswith('.yml'))
+
+
+class Env(object):
+    """A test inventory and a primed fact cache; ``run`` runs ansible-playbook against them."""
+
+    def __init__(self, path):
+        self.path = path
+        self.inventory = os.path.join(path, 'hosts.yml')
+        with open(self.inventory, 'w') as handle:
+            handle.write(textwrap.dedent(INVENTORY))
+        os.mkdir(os.path.join(path, 'action_plugins'))
+        with open(os.path.join(path, 'action_plugins', 'sf_test_facts.py'), 'w') as handle:
+            handle.write(FACTS_ACTION)
+        with open(os.path.join(path, 'prime.yml'), 'w') as handle:
+            handle.write(textwrap.dedent(PRIME))
+        self.env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
+                        ANSIBLE_FORCE_COLOR='0', ANSIBLE_GATHERING='smart', ANSIBLE_CACHE_PLUGIN='jsonfile',
+                        ANSIBLE_CACHE_PLUGIN_CONNECTION=os.path.join(path, 'facts'))
+        rc, out = self.run(os.path.join(path, 'prime.yml'))
+        assert rc == 0, out
+
+    def run(self, playbook, *args):
+        proc = subprocess.run([PLAYBOOK_BIN, playbook, '-i', self.inventory] + list(args), cwd=ROOT, env=self.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                              timeout=300, check=False)
+        return proc.returncode, proc.stdout
+
+
+def recap(output):
+    """PLAY RECAP as host -> {ok, changed, unreachable, failed, ...}."""
+    rows = re.findall(r'^(\S+)\s+: ((?:\w+=\d+\s*)+)$', output, re.M)
+    assert rows, output
+    return {host: {k: int(v) for k, v in re.findall(r'(\w+)=(\d+)', counts)} for host, counts in rows}
+
+
+def validations(output):
+    """How many times the deployment_plan action really ran (its task header appears only when it runs)."""
+    return len(PLAN_TASK.findall(output))
+
+
+@pytest.fixture(scope='module', name='env')
+def env_fixture(tmp_path_factory):
+    return Env(str(tmp_path_factory.mktemp('standalone')))
+
+
+@pytest.fixture(scope='module', name='standalone')
+def standalone_fixture(env):
+    """Every playbook run alone, a few at a time."""
+    def one(name):
+        args = ['-e', 'sf_plan_file=%s' % os.path.join(env.path, 'plan.json')] if name == 'plan.yml' else []
+        return name, env.run(os.path.join('playbooks', name), *args)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(pool.map(one, PLAYBOOKS))
+
+
+def test_every_playbook_is_tested():
+    assert 'node.yml' in PLAYBOOKS and 'site.yml' in PLAYBOOKS and len(PLAYBOOKS) >= 12
+
+
+@pytest.mark.parametrize('name', PLAYBOOKS)
+def test_playbook_runs_alone(standalone, name):
+    rc, out = standalone[name]
+    assert validations(out) == 1, 'the plan was not computed exactly once:\n' + out
+    assert 'FAILED!' not in out, out   # nothing failed: not a missing sf_plan, not an undefined variable
+    assert not re.search(r'is undefined|no deployment plan', out), out
+    rows = recap(out)
+    if name in CONTROLLER_ONLY:
+        assert rc == 0, out
+        assert all(r['unreachable'] == 0 for r in rows.values()), out
+    else:
+        # it got as far as the first task that needs the servers - on every server
+        assert rc == 4, out
+        assert all(rows[host]['unreachable'] == 1 for host in HOSTS), out
+
+
+def test_node_playbook_gets_past_its_controller_side_checks(standalone):
+    _rc, out = standalone['node.yml']
+    for task in ('sfops.secretflow._common : Check that the deployment plan is there',
+                 'sfops.secretflow.node : Check the node settings',
+                 'sfops.secretflow._common : Check memory for the object store and /dev/shm'):
+        assert re.search(r'^TASK \[%s\]' % re.escape(task), out, re.M), task
+
+
+def test_site_validates_exactly_once(env):
+    # --tags always: every play of site.yml, but of the roles only what runs on the controller (validation, argument
+    # specs) - nothing connects (no unreachable host), so every imported playbook's boilerplate is reached.
+    rc, out = env.run('site.yml', '--tags', 'always')
+    assert rc == 0, out
+    assert validations(out) == 1, out
+    # site.yml and each of the 7 playbooks it imports (status.yml through verify.yml) start with the boilerplate
+    assert len(BOILERPLATE_PLAY.findall(out)) == 8, out
+    assert all(r['unreachable'] == 0 and r['failed'] == 0 for r in recap(out).values()), out
+    for play in ('Preflight - prerequisites of every server', 'Docker Engine', 'Firewall', 'SecretFlow worker image',
+                 'SecretFlow nodes', 'Verify - reachability (must reach, must NOT reach)',
+                 'Collect the state of every node'):
+        assert 'PLAY [%s]' % play in out, play
+
+
+def test_site_under_limit_validates_once(env):
+    rc, out = env.run('site.yml', '--tags', 'always', '--limit', 'bob-1')
+    assert rc == 0, out
+    assert validations(out) == 1, out
+    assert sorted(recap(out)) == ['bob-1'], out
+
+
+def test_a_host_added_later_gets_the_plan(env):
+    playbook = os.path.join(env.path, 'added.yml')
+    with open(playbook, 'w') as handle:
+        handle.write(textwrap.dedent("""
+            - import_playbook: {root}/playbooks/boilerplate.yml
+            - hosts: localhost
+              gather_facts: false
+              tasks:
+                - ansible.builtin.add_host:
+                    name: bob-2
+                    groups: [bob]
+                    ansible_host: 127.0.0.22
+                    sf_node_id: bob-w1
+            - import_playbook: {root}/playbooks/boilerplate.yml
+            - import_playbook: {root}/playbooks/boilerplate.yml
+            - hosts: secretflow
+              gather_facts: false
+              tasks:
+                - ansible.builtin.debug:
+                    msg: "PLAN {{{{ inventory_hostname }}}}: {{{{ sf_plan.hosts | list | sort | join(',') }}}}"
+        """).format(root=ROOT))
+    rc, out = env.run(playbook)
+    assert rc == 0, out
+    # validated at the start, again for bob-2 (whose plan also names it), not a third time
+    assert validations(out) == 2, out
+    for host in HOSTS + ('bob-2',):
+        assert 'PLAN %s: alice-1,alice-2,bob-1,bob-2' % host in out, host
+
+
+def test_a_role_without_the_plan_says_so(env):
+    playbook = os.path.join(env.path, 'noplan.yml')
+    with open(playbook, 'w') as handle:
+        handle.write('- hosts: secretflow\n  gather_facts: false\n  roles: [sfops.secretflow.reachability]\n')
+    rc, out = env.run(playbook, '--limit', 'bob-1')
+    assert rc == 2, out
+    assert ("host 'bob-1': no deployment plan (sf_plan) for this host (needed by role sfops.secretflow.reachability)"
+            in ' '.join(out.split())), out
+    assert recap(out)['bob-1']['unreachable'] == 0, out
+
+
+def test_the_common_role_refuses_to_run_by_itself(env):
+    playbook = os.path.join(env.path, 'common.yml')
+    with open(playbook, 'w') as handle:
+        handle.write('- hosts: secretflow\n  gather_facts: false\n  roles: [sfops.secretflow._common]\n')
+    rc, out = env.run(playbook, '--limit', 'bob-1')
+    assert rc == 2, out
+    assert 'sfops.secretflow._common is internal to the collection' in ' '.join(out.split()), out
