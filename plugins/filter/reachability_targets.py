@@ -46,7 +46,7 @@ RETURN = r'''
 _value:
   description:
     - The targets - C(host), C(port), C(expect) (C(open), C(closed) or C(answers)), C(label) and C(meta) (C(party),
-      C(node) and C(group) of the destination: M(sfops.secretflow.port_reachable) returns it with each result, and
+      C(node) and C(group) of the destination; M(sfops.secretflow.port_reachable) returns it with each result, and
       M(sfops.secretflow.reachability_report) places the result in the matrix by it).
   type: list
   elements: dict

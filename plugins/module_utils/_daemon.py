@@ -215,6 +215,7 @@ def _wait_ready(ready_r, timeout):
             return data.decode('utf-8', 'replace')
         data += chunk
 
+
 def spawn(socks, state, state_file, ready_timeout=15.0):
     """Serve the listening, non-blocking ``socks`` in a detached daemon; return its state once it is ready.
 

@@ -503,7 +503,7 @@ def build_plan(inventory):
         if is_ip(node_ip):
             key = str(ipaddress.ip_address(node_ip))
             for entry in node['listeners']:
-                claim = (entry['first'], entry['last'], portlib.describe(entry, slots))
+                claim = (entry['first'], entry['last'], portlib.describe(entry))
                 by_ip.setdefault(key, []).append((host, claim))
 
     for party in managed:

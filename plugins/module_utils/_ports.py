@@ -137,14 +137,13 @@ def listeners(values, is_head, job_slots):
     return out
 
 
-def describe(entry, job_slots=None):
-    """How a listener is named in the plan's errors: its variable(s), and the length of a slot range."""
+def describe(entry):
+    """How a listener is named in errors: its variable(s), and the length of a slot range."""
     variables = entry['variables']
     if entry['span'] == POOL:
         return '..'.join(variables)
     if entry['span'] == SLOTS:
-        return '%s range (%s=%d)' % (variables[0], SLOTS_VAR, job_slots if job_slots else
-                                     entry['last'] - entry['first'] + 1)
+        return '%s range (%s=%d)' % (variables[0], SLOTS_VAR, entry['last'] - entry['first'] + 1)
     return variables[0]
 
 

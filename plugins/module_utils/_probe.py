@@ -217,4 +217,3 @@ def probe_all(targets, timeout, parallel=DEFAULT_PARALLEL, source=None):
             failures.append(failure_message(source, target, res, timeout))
         results.append(out)
     return results, failures
-

@@ -99,10 +99,13 @@ lines:
     - 'alice/alice-1         -          -          -          -            open 8     open 10  open 10'
 problems:
   description:
-    - Every problem, host by host - its temporary listeners failed (C(<host>: temporary listeners: <why>)), a
-      planned port is taken (C(<host>: planned port 19005 is taken: in use on 0.0.0.0 by pid 685 (python3))), it did
-      not probe (C(<host>: did not probe (unreachable, or it failed before))), and one line per unmet expectation
-      as M(sfops.secretflow.port_reachable) words it.
+    - Every problem, host by host - its temporary listeners failed, a planned port is taken by another program, it
+      did not probe (unreachable, or it failed before) - and one line per unmet expectation as
+      M(sfops.secretflow.port_reachable) words it.
+  sample:
+    - 'bob-1: planned port 19005 is taken: in use on 0.0.0.0 by pid 685 (python3)'
+    - 'alice-2: did not probe (unreachable, or it failed before)'
+    - 'bob/bob-1 -> 172.31.0.11:19003 (alice/alice-1 fed): expected open, got timeout after 2.0 s'
   returned: success
   type: list
   elements: str

@@ -166,17 +166,17 @@ def fake_results(targets, fail=()):
     return out
 
 
-HOSTS = ['alice-1', 'alice-2', 'bob-1']
+HOSTS = ('alice-1', 'alice-2', 'bob-1')
 
 
-def probed(plan, phase='verify', fail=None, options=None, hosts=HOSTS):
-    """host -> the registered port_reachable result of each host ({} for none)."""
+def probed(plan, phase='verify', fail=None, options=None):
+    """host -> the registered port_reachable result of each host."""
     fail = fail or {}
     out = {}
-    for host in hosts:
+    for host in HOSTS:
         results = fake_results(reach.probes(plan, host, phase, options), fail.get(host, ()))
-        out[host] = {'results': results, 'failures': ['%s: failure %d' % (host, i)
-                                                     for i, r in enumerate(results) if not r['ok']]}
+        failures = ['%s: failure %d' % (host, i) for i, r in enumerate(results) if not r['ok']]
+        out[host] = {'results': results, 'failures': failures}
     return out
 
 
