@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 name: firewall_rules
 short_description: The firewall rules of one server, derived from the deployment plan
-version_added: 0.2.0
+version_added: 0.1.0
 author: sfops.secretflow contributors (@sfops)
 description:
   - Private ports (every Ray port of the node, and the head's GCS, Ray client and Redis ports) are open only to the

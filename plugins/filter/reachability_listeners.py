@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 name: reachability_listeners
 short_description: The ports each server opens temporary listeners on, derived from the deployment plan
-version_added: 0.2.0
+version_added: 0.1.0
 author: sfops.secretflow contributors (@sfops)
 description:
   - Per managed host, the wildcard address of its node IP's family and every planned port - the ports of the node's

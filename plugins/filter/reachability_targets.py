@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 name: reachability_targets
 short_description: What one server must (and must not) reach, derived from the deployment plan
-version_added: 0.2.0
+version_added: 0.1.0
 author: sfops.secretflow contributors (@sfops)
 description:
   - The targets a managed host probes with M(sfops.secretflow.port_reachable), derived from the listeners the plan

@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 ---
 module: port_listener
 short_description: Start or stop temporary TCP listeners, to check ports are free and reachable
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - With O(state=present), checks that every port of O(ports) is free on O(address), then starts a small
     detached daemon that listens on them, answers each connection with one line

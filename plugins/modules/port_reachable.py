@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 ---
 module: port_reachable
 short_description: Check from a server which TCP ports it can and cannot reach
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Connects from the managed server to every target of O(targets) (up to O(parallel) at a time) and checks the
     expectation of each - the port accepts a connection (V(open)), it does not (V(closed)), or the address at

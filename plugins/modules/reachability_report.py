@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 ---
 module: reachability_report
 short_description: The reachability matrix and every problem, from what the listeners and probes of each host returned
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Runs on the controller only (it is an action plugin; this file documents it), once for all hosts; it reads what
     every host of O(hosts) registered and sends no network traffic.
