@@ -9,22 +9,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import os
-import re
-import shutil
-import subprocess
-import sys
 import textwrap
 
-import pytest
+from ansible_collections.sfops.secretflow.tests.unit.playbook_runs import ROOT, needs_playbook, recap, run_playbook
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PLAYBOOK_BIN = shutil.which('ansible-playbook', path=os.path.dirname(sys.executable)) or shutil.which(
-    'ansible-playbook')
-
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(os.path.join(ROOT, 'ansible.cfg')) or PLAYBOOK_BIN is None,
-    reason='needs a checkout with ansible.cfg and ansible-playbook')
+pytestmark = needs_playbook
 
 GOOD = """
 all:
@@ -46,19 +35,7 @@ all:
 def run(tmp_path, inventory, playbook='playbooks/validate.yml', args=(), name='hosts.yml'):
     path = tmp_path / name
     path.write_text(textwrap.dedent(inventory))
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
-               ANSIBLE_FORCE_COLOR='0')
-    proc = subprocess.run([PLAYBOOK_BIN, playbook, '-i', str(path)] + list(args), cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300,
-                          check=False)
-    return proc.returncode, proc.stdout
-
-
-def recap(output):
-    """PLAY RECAP as host -> (changed, unreachable)."""
-    rows = re.findall(r'^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)', output, re.M)
-    assert rows, output
-    return {host: (int(changed), int(unreachable)) for host, changed, unreachable in rows}
+    return run_playbook(playbook, path, args)
 
 
 def test_bad_inventory_reports_every_problem_and_touches_nothing(tmp_path):
@@ -80,7 +57,7 @@ def test_bad_inventory_reports_every_problem_and_touches_nothing(tmp_path):
                    "party 'alice', host 'alice-2': sf_worker_env must not set RAY_ADDRESS",
                    "party 'bob', host 'bob-1': sf_fed_port=70000"):
         assert needle in out, needle
-    assert all(unreachable == 0 for _changed, unreachable in recap(out).values()), out
+    assert all(row['unreachable'] == 0 for row in recap(out).values()), out
 
 
 def test_empty_inventory_says_no_parties(tmp_path):
@@ -126,9 +103,9 @@ def test_plan_playbook_writes_json_idempotently_and_in_check_mode(tmp_path):
     assert plan['parties']['bob']['cluster_config']['self_party'] == 'bob'
     assert plan['spu_cluster_def']['nodes'][0]['listen_address'] == '0.0.0.0:19500'
     assert 'deployment plan v1: 2 parties, 10 job slots' in out
-    assert sum(c for c, _u in recap(out).values()) == 1
+    assert sum(row['changed'] for row in recap(out).values()) == 1
     rc, out = run(tmp_path, GOOD, playbook='playbooks/plan.yml', args=args)
-    assert rc == 0 and sum(c for c, _u in recap(out).values()) == 0, out
+    assert rc == 0 and sum(row['changed'] for row in recap(out).values()) == 0, out
 
 
 def test_ini_inventory_and_group_level_overrides(tmp_path):
@@ -158,12 +135,9 @@ def test_ini_inventory_and_group_level_overrides(tmp_path):
 def test_example_inventory_is_valid(tmp_path):
     # ansible_connection=local: the example's addresses are not ours; nothing may dial them.
     plan_file = tmp_path / 'plan.json'
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'))
-    proc = subprocess.run([PLAYBOOK_BIN, 'playbooks/plan.yml', '-i', 'inventories/example',
-                           '-e', 'sf_plan_file=%s' % plan_file, '-e', 'ansible_connection=local'],
-                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stdout
+    rc, out = run_playbook('playbooks/plan.yml', 'inventories/example',
+                           ['-e', 'sf_plan_file=%s' % plan_file, '-e', 'ansible_connection=local'])
+    assert rc == 0, out
     plan = json.loads(plan_file.read_text())
     assert sorted(plan['parties']) == ['agency_c', 'bank_a', 'hospital_b']
     assert plan['parties']['agency_c']['managed'] is False

@@ -13,21 +13,15 @@ __metaclass__ = type
 
 import os
 import re
-import shutil
-import subprocess
-import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PLAYBOOK_BIN = shutil.which('ansible-playbook', path=os.path.dirname(sys.executable)) or shutil.which(
-    'ansible-playbook')
+from ansible_collections.sfops.secretflow.tests.unit.playbook_runs import ROOT, needs_playbook, playbook_env, recap, run_playbook
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(os.path.join(ROOT, 'ansible.cfg')) or PLAYBOOK_BIN is None,
-    reason='needs a checkout with ansible.cfg and ansible-playbook')
+
+pytestmark = needs_playbook
 
 HOSTS = ('alice-1', 'alice-2', 'bob-1')
 INVENTORY = """
@@ -107,24 +101,13 @@ class Env(object):
             handle.write(FACTS_ACTION)
         with open(os.path.join(path, 'prime.yml'), 'w') as handle:
             handle.write(textwrap.dedent(PRIME))
-        self.env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
-                        ANSIBLE_FORCE_COLOR='0', ANSIBLE_GATHERING='smart', ANSIBLE_CACHE_PLUGIN='jsonfile',
-                        ANSIBLE_CACHE_PLUGIN_CONNECTION=os.path.join(path, 'facts'))
+        self.env = playbook_env(ANSIBLE_GATHERING='smart', ANSIBLE_CACHE_PLUGIN='jsonfile',
+                                ANSIBLE_CACHE_PLUGIN_CONNECTION=os.path.join(path, 'facts'))
         rc, out = self.run(os.path.join(path, 'prime.yml'))
         assert rc == 0, out
 
     def run(self, playbook, *args):
-        proc = subprocess.run([PLAYBOOK_BIN, playbook, '-i', self.inventory] + list(args), cwd=ROOT, env=self.env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                              timeout=300, check=False)
-        return proc.returncode, proc.stdout
-
-
-def recap(output):
-    """PLAY RECAP as host -> {ok, changed, unreachable, failed, ...}."""
-    rows = re.findall(r'^(\S+)\s+: ((?:\w+=\d+\s*)+)$', output, re.M)
-    assert rows, output
-    return {host: {k: int(v) for k, v in re.findall(r'(\w+)=(\d+)', counts)} for host, counts in rows}
+        return run_playbook(playbook, self.inventory, args, env=self.env)
 
 
 def validations(output):

@@ -12,22 +12,16 @@ __metaclass__ = type
 
 import os
 import re
-import shutil
 import socket
-import subprocess
 import sys
 import textwrap
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PLAYBOOK_BIN = shutil.which('ansible-playbook', path=os.path.dirname(sys.executable)) or shutil.which(
-    'ansible-playbook')
+from ansible_collections.sfops.secretflow.tests.unit.playbook_runs import ROOT, needs_playbook, run_playbook
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(os.path.join(ROOT, 'ansible.cfg')) or PLAYBOOK_BIN is None
-    or not sys.platform.startswith('linux'),
-    reason='needs a Linux checkout with ansible.cfg and ansible-playbook')
+
+pytestmark = [needs_playbook, pytest.mark.skipif(not sys.platform.startswith('linux'), reason='needs Linux')]
 
 
 def node_ports(base):
@@ -95,15 +89,10 @@ def inventory_fixture(tmp_path):
 
 
 def run(inventory, playbook, tmp_path, *args):
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
-               ANSIBLE_FORCE_COLOR='0')
     # One listener set per "server": here all three share this machine (and its /run).
     extra = ['-e', '_reachability_listener_name=sfops-test-{{ inventory_hostname }}',
              '-e', 'reachability_timeout_s=1', '--tags', 'reachability']
-    proc = subprocess.run([PLAYBOOK_BIN, os.path.join(ROOT, 'playbooks', playbook), '-i', inventory] + extra +
-                          list(args), cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=300, check=False)
-    return proc.returncode, proc.stdout
+    return run_playbook(os.path.join(ROOT, 'playbooks', playbook), inventory, extra + list(args), cwd=tmp_path)
 
 
 def matrix_rows(output):
