@@ -89,4 +89,7 @@ class ActionModule(ActionBase):
             return result
         result['plan'] = plan
         result['summary'] = planlib.summary_lines(plan)
+        if not plan['tls']['enabled']:
+            # every run: plaintext between organisations must never go unnoticed
+            result['warnings'] = [planlib.TLS_OFF_WARNING]
         return result

@@ -58,13 +58,22 @@ def _defaulted_vars():
     """Variables that have a default. The defaults themselves live in ONE place, roles/plan/defaults/main.yml
     (documented there and in meta/argument_specs.yml); the action plugin passes them in as ``defaults``."""
     return ('sf_ray_role',) + portlib.port_vars() + ('sf_job_slots', 'sf_worker_env', 'sf_ray_start_extra_args',
-                                                     'sf_peer_parties', 'sf_spu_runtime_config')
+                                                     'sf_peer_parties', 'sf_spu_runtime_config') + TLS_VARS
 
 
 def _managed_ray_flags():
     """``ray start`` flags the plan sets; sf_ray_start_extra_args may not repeat them."""
     return frozenset(OWN_RAY_FLAGS + portlib.ray_flags())
 
+
+# Mutual TLS between parties (issue #11): one switch for the whole deployment (TLS and plaintext parties cannot talk
+# to each other) and the chain depth every party's SPU link verifies. The certificates themselves are the tls role's
+# (plugins/module_utils/_tls.py): the plan only says whether TLS is on.
+TLS_VARS = ('sf_tls_enabled', 'sf_tls_verify_depth')
+TLS_OFF_WARNING = ('TLS between parties is OFF (sf_tls_enabled: false): the fed (RayFed) and SPU links carry data, '
+                   'results and pickled objects in clear and accept anyone the firewall lets through. Turn it on '
+                   '(the default) unless this is a closed test network.')
+_BOOL_WORDS = {'true': True, 'yes': True, 'on': True, '1': True, 'false': False, 'no': False, 'off': False, '0': False}
 
 PORT_VARS = portlib.port_vars()
 PARTY_VARS = _party_vars()
@@ -74,7 +83,7 @@ HOST_VARS = ('sf_node_id', 'sf_node_ip', 'sf_external_ip', 'sf_ray_role', 'sf_wo
              'sf_ray_start_extra_args') + PORT_VARS + ('sf_job_slots',)
 MANAGED_RAY_FLAGS = _managed_ray_flags()
 # Variables that describe the whole deployment: every managed host must see the same value.
-DEPLOYMENT_VARS = ('sf_peer_parties', 'sf_spu_runtime_config')
+DEPLOYMENT_VARS = ('sf_peer_parties', 'sf_spu_runtime_config') + TLS_VARS
 
 
 class PlanError(Exception):
@@ -302,9 +311,44 @@ def _check_peers(peers, managed, errors):
                 _err(errors, name, None, 'sf_peer_parties.%s.%s' % (name, key),
                      '=%r is not an integer port in 1-65535' % (spec[key],))
                 ok = False
+        ca_cert = spec.get('ca_cert')
+        if ca_cert is not None and not (isinstance(ca_cert, str) and ca_cert.strip()):
+            # Only the type here: the tls role parses and checks the certificate (plugins/module_utils/_tls.py).
+            _err(errors, name, None, 'sf_peer_parties.%s.ca_cert' % name,
+                 'must be the PEM text of the party\'s CA certificate(s) or the path of a file on the controller, '
+                 'got %s' % ('an empty value' if isinstance(ca_cert, str) else type(ca_cert).__name__))
+            ok = False
         if ok:
             result[name] = dict(ports, external_ip=ext)
     return result
+
+
+def as_bool(value):
+    """``value`` as a boolean (YAML booleans, or the words Ansible's ``bool`` filter knows - INI inventories give
+    strings), or None when it is neither."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return {0: False, 1: True}.get(value)
+    if isinstance(value, str):
+        return _BOOL_WORDS.get(value.strip().lower())
+    return None
+
+
+def _check_tls(hosts, defaults, errors):
+    """The deployment-wide TLS settings: ``{enabled, verify_depth}`` (None for an invalid value, reported)."""
+    raw = _deployment_value('sf_tls_enabled', hosts, defaults, errors)
+    enabled = as_bool(raw)
+    if enabled is None:
+        _err(errors, None, None, 'sf_tls_enabled', '=%r must be true or false' % (raw,))
+    raw = _deployment_value('sf_tls_verify_depth', hosts, defaults, errors)
+    depth = as_int(raw)
+    if depth is None or depth < 1:
+        _err(errors, None, None, 'sf_tls_verify_depth',
+             '=%r must be an integer of at least 1 (1: party certificates signed by the party CA itself; 2: with one '
+             'intermediate CA). 0 would turn off certificate verification on the SPU link' % (raw,))
+        depth = None
+    return {'enabled': enabled, 'verify_depth': depth}
 
 
 def _check_ranges(host, ports, slots, errors):
@@ -424,6 +468,7 @@ def build_plan(inventory):
 
     peers = _check_peers(_deployment_value('sf_peer_parties', hosts, defaults, errors), managed, errors)
     spu_runtime = _deployment_value('sf_spu_runtime_config', hosts, defaults, errors)
+    tls = _check_tls(hosts, defaults, errors)
     if not isinstance(spu_runtime, dict):
         _err(errors, None, None, 'sf_spu_runtime_config', 'must be a mapping (e.g. {protocol: SEMI2K, field: FM128})')
 
@@ -545,7 +590,7 @@ def build_plan(inventory):
 
     if errors:
         return errors, None
-    return [], _assemble(managed, heads, nodes, peers, spu_runtime)
+    return [], _assemble(managed, heads, nodes, peers, spu_runtime, tls)
 
 
 def _public(listeners):
@@ -561,7 +606,7 @@ def _public(listeners):
     return out
 
 
-def _assemble(managed, heads, nodes, peers, spu_runtime):
+def _assemble(managed, heads, nodes, peers, spu_runtime, tls):
     job_slots = nodes[heads[managed[0]][0]]['job_slots']
     parties = {}
     for party in managed:
@@ -615,6 +660,8 @@ def _assemble(managed, heads, nodes, peers, spu_runtime):
         'hosts': {name: nodes[name]['party'] for name in sorted(nodes)},
         'parties': parties,
         'spu_cluster_def': spu_cluster_def(parties, spu_runtime, 0),
+        # Mutual TLS on the fed and SPU links: on or off for the whole deployment, and the SPU link's verify depth.
+        'tls': dict(tls),
     }
 
 
@@ -629,6 +676,11 @@ def summary_lines(plan):
     """A short human summary: one line per party, one per node."""
     lines = ['deployment plan v%d: %d parties, %d job slots'
              % (plan['version'], len(plan['parties']), plan['job_slots'])]
+    tls = plan.get('tls') or {}
+    if tls.get('enabled'):
+        lines.append('  TLS between parties: on (mutual; SPU verify depth %s)' % tls.get('verify_depth'))
+    else:
+        lines.append('  TLS between parties: OFF (sf_tls_enabled: false)')
     for name in plan['party_order']:
         p = plan['parties'][name]
         # what other parties reach at the external address: 'fed 19000-19009 spu 19500-19509'
@@ -650,8 +702,11 @@ def worker_config(plan, host, settings):
     """The sfworker configuration of ``host`` (docs/worker.md), derived from the plan.
 
     ``settings`` carries what is not in the plan: ``queue``, ``data_dir``, ``concurrency``, ``peer_timeout_s``,
-    ``job_timeout_s``, ``log_level``, and either ``redis_url`` (an external Redis) or ``redis_password_file``
-    (the party's own Redis on its head, whose address comes from the plan).
+    ``job_timeout_s``, ``log_level``, either ``redis_url`` (an external Redis) or ``redis_password_file``
+    (the party's own Redis on its head, whose address comes from the plan), and ``tls_dir`` (where the node role
+    installs the TLS files, as the container sees it; needed when the plan's ``tls.enabled``).
+
+    ``tls``: ``None`` when TLS between parties is off (``sf_tls_enabled: false``), else ``{dir, verify_depth}``.
     """
     party = plan['hosts'][host]
     p = plan['parties'][party]
@@ -678,6 +733,9 @@ def worker_config(plan, host, settings):
     else:
         config['redis_url'] = 'redis://%s/0' % hostport(p['redis']['host'], p['redis']['port'])
         config['redis_password_file'] = settings['redis_password_file']
+    tls = plan.get('tls') or {'enabled': True, 'verify_depth': 2}
+    config['tls'] = {'dir': str(settings['tls_dir']), 'verify_depth': int(tls['verify_depth'])} \
+        if tls['enabled'] else None
     return config
 
 

@@ -22,8 +22,11 @@ description:
     C(ray start) command line the other roles use.
   - See the collection README for the inventory model and the variables (C(sf_node_id), C(sf_node_ip),
     C(sf_external_ip), C(sf_ray_role), the C(sf_*_port) variables, C(sf_job_slots), C(sf_worker_env),
-    C(sf_ray_start_extra_args), C(sf_peer_parties), C(sf_spu_runtime_config)). Defaults come from the
-    C(sfops.secretflow.plan) role.
+    C(sf_ray_start_extra_args), C(sf_peer_parties), C(sf_spu_runtime_config), C(sf_tls_enabled),
+    C(sf_tls_verify_depth)). Defaults come from the C(sfops.secretflow.plan) role.
+  - With C(sf_tls_enabled=false) every run returns a warning: the links between parties are then in clear.
+    The certificates are not part of the plan (role C(sfops.secretflow.tls) makes and checks them); the plan only
+    checks that a peer's C(ca_cert) is a string (PEM text or a controller path).
 options:
   group:
     description:
@@ -90,6 +93,12 @@ plan:
     spu_cluster_def:
       description: The SPU cluster definition for job slot 0 (nodes with C(party), C(address), C(listen_address)).
       type: dict
+    tls:
+      description:
+        - Mutual TLS between parties, C(enabled) (C(sf_tls_enabled)) and C(verify_depth) (C(sf_tls_verify_depth),
+          the SPU link's chain depth); the same for the whole deployment.
+      type: dict
+      sample: {enabled: true, verify_depth: 2}
   sample:
     version: 1
     job_slots: 10

@@ -563,3 +563,75 @@ def test_summary_lines(plan):
     assert lines[0] == 'deployment plan v1: 2 parties, 10 job slots'
     assert any('alice: head alice-1, ray 10.0.0.11:16380' in line for line in lines)
     assert any('worker  alice-2 node_id=alice-w1' in line for line in lines)
+
+
+# ---------------------------------------------------------------- TLS (issue #11): the deployment-wide switch
+
+
+def test_tls_is_on_by_default(plan):
+    assert DEFAULTS['sf_tls_enabled'] is True and DEFAULTS['sf_tls_verify_depth'] == 2
+    assert plan['tls'] == {'enabled': True, 'verify_depth': 2}
+    assert '  TLS between parties: on (mutual; SPU verify depth 2)' in planlib.summary_lines(plan)
+
+
+@pytest.mark.parametrize('value,enabled', [(False, False), ('false', False), ('no', False), ('True', True),
+                                           ('yes', True), (1, True), (0, False)])
+def test_tls_switch_accepts_booleans_and_ini_words(value, enabled):
+    inv = two_parties()
+    for host in inv['hosts'].values():
+        host['sf_tls_enabled'] = value
+    _errors, plan = planlib.build_plan(inv)
+    assert plan['tls']['enabled'] is enabled
+    off = '  TLS between parties: OFF (sf_tls_enabled: false)' in planlib.summary_lines(plan)
+    assert off is not enabled
+
+
+@pytest.mark.parametrize('value', ['maybe', 2, None, [True]])
+def test_tls_switch_must_be_a_boolean(value):
+    inv = two_parties()
+    for host in inv['hosts'].values():
+        host['sf_tls_enabled'] = value
+    if value is None:   # unset on every host: the default
+        assert errors_of(inv) == []
+        return
+    only_error(inv, 'deployment: sf_tls_enabled=', 'must be true or false')
+
+
+def test_tls_switch_is_deployment_wide():
+    inv = two_parties()
+    inv['hosts']['bob-1']['sf_tls_enabled'] = False
+    only_error(inv, 'sf_tls_enabled', 'same for the whole deployment', 'hosts disagree')
+
+
+@pytest.mark.parametrize('value', [0, -1, 'two', True])
+def test_tls_verify_depth_at_least_one(value):
+    inv = two_parties()
+    for host in inv['hosts'].values():
+        host['sf_tls_verify_depth'] = value
+    only_error(inv, 'sf_tls_verify_depth=', 'at least 1', 'turn off certificate verification')
+
+
+def test_tls_verify_depth_from_ini_string():
+    inv = two_parties()
+    for host in inv['hosts'].values():
+        host['sf_tls_verify_depth'] = '1'
+    _errors, plan = planlib.build_plan(inv)
+    assert plan['tls'] == {'enabled': True, 'verify_depth': 1}
+
+
+def test_peer_ca_cert_is_accepted_and_not_copied_into_the_plan():
+    pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'
+    inv = peer_inv({'carol': {'external_ip': '203.0.113.7', 'fed_port': 19000, 'spu_port': 19500, 'ca_cert': pem},
+                    'dave': {'external_ip': '203.0.113.8', 'fed_port': 19000, 'spu_port': 19500,
+                             'ca_cert': '/etc/sfops/dave-ca.pem'}})
+    _errors, plan = planlib.build_plan(inv)
+    assert _errors == []
+    # the plan is printed and published to every host: certificates are the tls role's (the fact sf_tls)
+    assert 'ca_cert' not in plan['parties']['carol'] and 'BEGIN' not in json.dumps(plan)
+
+
+@pytest.mark.parametrize('value', ['', '  ', 42, ['-----BEGIN CERTIFICATE-----'], {'path': '/x'}])
+def test_peer_ca_cert_must_be_text_or_a_path(value):
+    inv = peer_inv({'carol': {'external_ip': '203.0.113.7', 'fed_port': 19000, 'spu_port': 19500,
+                              'ca_cert': value}})
+    only_error(inv, "party 'carol'", 'sf_peer_parties.carol.ca_cert', 'PEM text', 'path of a file on the controller')
