@@ -17,9 +17,9 @@ Python the collection's module_utils and the worker support (3.8+). See docs/arc
 plan -> worker".
 
 What lives here: how a host and a port become an address (IPv6 in brackets), the wildcard a listener binds,
-the RayFed ``cluster_config`` and SPU ``cluster_def`` of a job slot, and the rule naming the ``RAY_*ADDRESS``
-environment variables that nobody may set (inventory validation) and the worker removes (before Ray is
-imported).
+the RayFed ``cluster_config`` and SPU ``cluster_def`` of a job slot (with the own node's ``tls_opts`` when the
+parties talk TLS), and the rule naming the ``RAY_*ADDRESS`` environment variables that nobody may set
+(inventory validation) and the worker removes (before Ray is imported).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -117,10 +117,60 @@ def cluster_config(parties, self_party, slot):
     }
 
 
-def spu_cluster_def(parties, runtime_config, slot):
+# The keys of one half (server_ssl_opts / client_ssl_opts) of an SPU node's ``tls_opts``. SPU 0.9.x matches them by
+# name against its link.CertInfo / link.VerifyOptions and silently IGNORES any other key (a misspelled
+# ``ca_path`` would leave the link without verification), so nothing else may get in.
+SPU_TLS_KEYS = ('certificate_path', 'private_key_path', 'ca_file_path', 'verify_depth')
+SPU_TLS_HALVES = ('server_ssl_opts', 'client_ssl_opts')
+
+
+def spu_tls_opts(cert, key, ca_file, verify_depth):
+    """An SPU node's ``tls_opts``: both halves with the same certificate, key and CA file. ``verify_depth`` >= 1,
+    because SPU's (brpc's) 0 means "verify nothing"; ``ca_file`` must be given, because an empty one means the
+    system CAs."""
+    half = {'certificate_path': cert, 'private_key_path': key, 'ca_file_path': ca_file,
+            'verify_depth': verify_depth}
+    opts = dict((name, dict(half)) for name in SPU_TLS_HALVES)
+    check_spu_tls_opts(opts)
+    return opts
+
+
+def check_spu_tls_opts(opts):
+    """Raise ValueError unless ``opts`` is exactly what :func:`spu_tls_opts` makes: both halves, only the known
+    keys, non-empty paths, an integer ``verify_depth`` >= 1."""
+    if not isinstance(opts, dict) or sorted(opts) != sorted(SPU_TLS_HALVES):
+        raise ValueError('SPU tls_opts must have exactly the keys %s, got %r'
+                         % (', '.join(SPU_TLS_HALVES), sorted(opts) if isinstance(opts, dict) else opts))
+    for name in SPU_TLS_HALVES:
+        half = opts[name]
+        if not isinstance(half, dict) or sorted(half) != sorted(SPU_TLS_KEYS):
+            raise ValueError('SPU tls_opts.%s must have exactly the keys %s (SPU ignores any other key), got %r'
+                             % (name, ', '.join(SPU_TLS_KEYS), sorted(half) if isinstance(half, dict) else half))
+        for key in SPU_TLS_KEYS[:3]:
+            if not isinstance(half[key], str) or not half[key]:
+                raise ValueError('SPU tls_opts.%s.%s must be a non-empty path, got %r' % (name, key, half[key]))
+        depth = half['verify_depth']
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise ValueError('SPU tls_opts.%s.verify_depth must be an integer >= 1 (0 means no verification), '
+                             'got %r' % (name, depth))
+
+
+def spu_cluster_def(parties, runtime_config, slot, self_party=None, tls_opts=None):
     """The SPU ``cluster_def`` for job slot ``slot``: one node per party (sorted by name), ``runtime_config``
-    copied. ``parties`` as in :func:`cluster_config`, with ``spu_port``."""
+    copied. ``parties`` as in :func:`cluster_config`, with ``spu_port``.
+
+    With ``tls_opts`` (see :func:`spu_tls_opts`), the node of ``self_party`` - and only that node: SPU reads the
+    ``tls_opts`` of its own rank and every party has its own files - gets a copy of them."""
+    nodes = [spu_endpoint(name, parties[name], slot) for name in sorted(parties)]
+    if tls_opts is not None:
+        check_spu_tls_opts(tls_opts)
+        if self_party not in parties:
+            raise ValueError('SPU tls_opts need self_party, one of the parties (%s), got %r'
+                             % (', '.join(sorted(parties)), self_party))
+        for node in nodes:
+            if node['party'] == self_party:
+                node['tls_opts'] = dict((name, dict(half)) for name, half in tls_opts.items())
     return {
-        'nodes': [spu_endpoint(name, parties[name], slot) for name in sorted(parties)],
+        'nodes': nodes,
         'runtime_config': dict(runtime_config or {}),
     }

@@ -116,6 +116,60 @@ def test_spu_cluster_def_of_a_slot():
     assert spu['runtime_config'] is not runtime  # a copy: the worker merges job overrides into its own
 
 
+CERT, KEY, CA = '/etc/sfops/tls/v1/cert.pem', '/etc/sfops/tls/v1/key.pem', '/tmp/sfworker/tls-ca/ca-1.pem'
+
+
+def test_spu_tls_opts_are_both_halves_with_the_same_files():
+    opts = topo.spu_tls_opts(CERT, KEY, CA, 2)
+    half = {'certificate_path': CERT, 'private_key_path': KEY, 'ca_file_path': CA, 'verify_depth': 2}
+    assert opts == {'server_ssl_opts': half, 'client_ssl_opts': half}
+    assert opts['server_ssl_opts'] is not opts['client_ssl_opts']
+
+
+def test_spu_cluster_def_puts_tls_opts_on_the_own_node_only():
+    opts = topo.spu_tls_opts(CERT, KEY, CA, 1)
+    spu = topo.spu_cluster_def(PARTIES, {}, 2, self_party='bob', tls_opts=opts)
+    assert [n.get('tls_opts') for n in spu['nodes']] == [None, opts, None]  # alice, bob, carol
+    assert spu['nodes'][1]['tls_opts'] is not opts  # a copy
+    for node in spu['nodes']:
+        node.pop('tls_opts', None)
+    assert spu == topo.spu_cluster_def(PARTIES, {}, 2)  # nothing else changes
+    assert json.dumps(topo.spu_cluster_def(PARTIES, {}, 2, self_party='bob')) == \
+        json.dumps(topo.spu_cluster_def(PARTIES, {}, 2))  # no tls_opts: byte for byte the plaintext def
+
+
+def _opts(**change):
+    opts = topo.spu_tls_opts(CERT, KEY, CA, 2)
+    for half in opts.values():
+        half.update(change)
+    return opts
+
+
+@pytest.mark.parametrize('opts,self_party,message', [
+    ({'server_ssl_opts': topo.spu_tls_opts(CERT, KEY, CA, 2)['server_ssl_opts']}, 'bob',
+     'SPU tls_opts must have exactly the keys server_ssl_opts, client_ssl_opts'),
+    (_opts(ca_path=CA), 'bob', 'SPU tls_opts.server_ssl_opts must have exactly the keys certificate_path, '
+                               'private_key_path, ca_file_path, verify_depth (SPU ignores any other key)'),
+    (_opts(verify_depth=0), 'bob', 'SPU tls_opts.server_ssl_opts.verify_depth must be an integer >= 1 (0 means no '
+                                   'verification), got 0'),
+    (_opts(verify_depth=True), 'bob', 'verify_depth must be an integer >= 1'),
+    (_opts(ca_file_path=''), 'bob', "SPU tls_opts.server_ssl_opts.ca_file_path must be a non-empty path, got ''"),
+    ({'server_ssl_opts': None, 'client_ssl_opts': None}, 'bob', 'SPU tls_opts.server_ssl_opts must have exactly'),
+    (topo.spu_tls_opts(CERT, KEY, CA, 2), 'dave', "SPU tls_opts need self_party, one of the parties (alice, bob, "
+                                                  "carol), got 'dave'"),
+    (topo.spu_tls_opts(CERT, KEY, CA, 2), None, 'SPU tls_opts need self_party'),
+])
+def test_spu_tls_opts_are_checked(opts, self_party, message):
+    with pytest.raises(ValueError) as err:
+        topo.spu_cluster_def(PARTIES, {}, 0, self_party=self_party, tls_opts=opts)
+    assert message in str(err.value)
+
+
+def test_spu_tls_opts_refuse_verify_depth_zero():
+    with pytest.raises(ValueError, match='0 means no verification'):
+        topo.spu_tls_opts(CERT, KEY, CA, 0)
+
+
 def test_a_subset_of_parties_only_names_them():
     subset = {name: PARTIES[name] for name in ('alice', 'carol')}
     assert sorted(topo.cluster_config(subset, 'alice', 1)['parties']) == ['alice', 'carol']
