@@ -14,7 +14,8 @@ author: sfops.secretflow contributors (@sfops)
 description:
   - Returns the configuration file content of the sfworker running on O(host) (see docs/worker.md) - party, node ID
     and IP, the party's Ray head address, job slots, every party's external address with its fed and SPU ports,
-    the SPU runtime config, and the broker.
+    the SPU runtime config, the broker, and C(tls) - V(null) when TLS between parties is off (C(sf_tls_enabled)),
+    else the directory of the party's TLS files and the SPU link's C(verify_depth).
   - The worker turns C(parties) and a job's slot into the job's RayFed C(cluster_config) and SPU C(cluster_def) with
     the plan's own code (module_utils C(_topology), shipped in the worker package), so they are exactly the plan's
     for that slot.
@@ -30,7 +31,8 @@ options:
   settings:
     description:
       - What the plan does not hold - C(queue), C(data_dir), C(concurrency), C(peer_timeout_s), C(job_timeout_s),
-        C(log_level), and C(redis_url) (an external Redis) or C(redis_password_file).
+        C(log_level), C(redis_url) (an external Redis) or C(redis_password_file), and C(tls_dir) (the TLS files'
+        directory as the container sees it).
     type: dict
     required: true
 '''
@@ -43,7 +45,7 @@ EXAMPLES = r'''
     mode: "0640"
   vars:
     settings: {queue: secretflow_queue, data_dir: /data, concurrency: 2, peer_timeout_s: 120, job_timeout_s: 3600,
-               log_level: info, redis_password_file: /etc/sfops/redis.pw}
+               log_level: info, redis_password_file: /etc/sfops/redis.pw, tls_dir: /etc/sfops/tls}
 '''
 
 RETURN = r'''

@@ -734,8 +734,11 @@ def worker_config(plan, host, settings):
         config['redis_url'] = 'redis://%s/0' % hostport(p['redis']['host'], p['redis']['port'])
         config['redis_password_file'] = settings['redis_password_file']
     tls = plan.get('tls') or {'enabled': True, 'verify_depth': 2}
-    config['tls'] = {'dir': str(settings['tls_dir']), 'verify_depth': int(tls['verify_depth'])} \
-        if tls['enabled'] else None
+    config['tls'] = None
+    if tls['enabled']:
+        if not settings.get('tls_dir'):
+            raise ValueError('settings.tls_dir is required: TLS between parties is on (sf_tls_enabled)')
+        config['tls'] = {'dir': str(settings['tls_dir']), 'verify_depth': int(tls['verify_depth'])}
     return config
 
 

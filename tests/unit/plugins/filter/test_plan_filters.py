@@ -13,7 +13,8 @@ from ansible_collections.sfops.secretflow.plugins.module_utils import _plan as p
 from ansible_collections.sfops.secretflow.tests.unit.plugins.module_utils.test_plan import two_parties
 
 SETTINGS = {'queue': 'secretflow_queue', 'data_dir': '/data', 'concurrency': '2', 'peer_timeout_s': 120,
-            'job_timeout_s': '3600', 'log_level': 'info', 'redis_url': '', 'redis_password_file': '/etc/sfops/redis.pw'}
+            'job_timeout_s': '3600', 'log_level': 'info', 'redis_url': '', 'redis_password_file': '/etc/sfops/redis.pw',
+            'tls_dir': '/etc/sfops/tls'}
 
 
 @pytest.fixture(name='plan')
@@ -54,6 +55,28 @@ def test_worker_config_with_external_redis(plan):
     cfg = worker_config(plan, 'bob-1', dict(SETTINGS, redis_url='rediss://:pw@redis.bob.internal:6380/2'))
     assert cfg['redis_url'] == 'rediss://:pw@redis.bob.internal:6380/2'
     assert 'redis_password_file' not in cfg
+
+
+def test_worker_config_tls_on_by_default(plan):
+    cfg = worker_config(plan, 'alice-2', SETTINGS)
+    depth = plan['tls']['verify_depth'] if plan.get('tls') else 2
+    assert cfg['tls'] == {'dir': '/etc/sfops/tls', 'verify_depth': depth}
+
+
+def test_worker_config_tls_from_the_plan(plan):
+    cfg = worker_config(dict(plan, tls={'enabled': True, 'verify_depth': 4}), 'bob-1', SETTINGS)
+    assert cfg['tls'] == {'dir': '/etc/sfops/tls', 'verify_depth': 4}
+    off = worker_config(dict(plan, tls={'enabled': False, 'verify_depth': 4}), 'bob-1', SETTINGS)
+    assert off['tls'] is None  # the worker refuses a config without the key: off is said explicitly
+
+
+def test_worker_config_tls_needs_the_directory(plan):
+    settings = dict(SETTINGS)
+    del settings['tls_dir']
+    with pytest.raises(AnsibleFilterError, match=r'worker_config\(bob-1\): settings.tls_dir is required: TLS '
+                                                 r'between parties is on \(sf_tls_enabled\)'):
+        worker_config(dict(plan, tls={'enabled': True, 'verify_depth': 2}), 'bob-1', settings)
+    assert worker_config(dict(plan, tls={'enabled': False, 'verify_depth': 2}), 'bob-1', settings)['tls'] is None
 
 
 def test_worker_config_unknown_host(plan):
