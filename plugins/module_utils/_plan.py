@@ -733,7 +733,7 @@ def worker_config(plan, host, settings):
     else:
         config['redis_url'] = 'redis://%s/0' % hostport(p['redis']['host'], p['redis']['port'])
         config['redis_password_file'] = settings['redis_password_file']
-    tls = plan.get('tls') or {'enabled': True, 'verify_depth': 2}
+    tls = plan['tls']
     config['tls'] = None
     if tls['enabled']:
         if not settings.get('tls_dir'):

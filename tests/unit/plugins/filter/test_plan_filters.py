@@ -59,7 +59,7 @@ def test_worker_config_with_external_redis(plan):
 
 def test_worker_config_tls_on_by_default(plan):
     cfg = worker_config(plan, 'alice-2', SETTINGS)
-    depth = plan['tls']['verify_depth'] if plan.get('tls') else 2
+    depth = plan['tls']['verify_depth']
     assert cfg['tls'] == {'dir': '/etc/sfops/tls', 'verify_depth': depth}
 
 
