@@ -2,8 +2,9 @@
 """The worker's cluster_config / SPU cluster_def of a job are the plan's, byte for byte (IPv6 included).
 
 The real path: inventory -> deployment plan -> the node role's worker.yml.j2 (filter worker_config, to_nice_yaml)
--> sfworker's config loader -> sfworker's job validation (build_job_spec), compared with what the plan computes for
-that slot. The worker package is imported from the checkout (it needs only PyYAML for this).
+-> sfworker's config loader -> sfworker's job validation (build_job_spec) -> the job's SPU cluster_def with this
+party's tls_opts (sfworker.job.spu_cluster_def_of, from the TLS directory the config names), compared with what the
+plan's code computes for that slot. The worker package is imported from the checkout (it needs only PyYAML here).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -17,6 +18,7 @@ import sys
 import pytest
 
 from ansible_collections.sfops.secretflow.plugins.module_utils import _plan as planlib
+from ansible_collections.sfops.secretflow.plugins.module_utils import _topology
 from ansible_collections.sfops.secretflow.plugins.action.deployment_plan import load_defaults
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -25,7 +27,9 @@ from role_templar import RoleTemplar  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, 'worker'))
 from sfworker.config import load_config  # noqa: E402
+from sfworker.job import spu_cluster_def_of  # noqa: E402
 from sfworker.params import build_job_spec  # noqa: E402
+from sfworker.tls import JobTls, bundle_path, own_files  # noqa: E402
 
 SLOTS = 4
 
@@ -53,12 +57,11 @@ def plan_fixture():
     return planlib.build_plan_or_raise(ipv6_inventory())
 
 
-@pytest.fixture(name='configs')
-def configs_fixture(plan, tmp_path):
+def render_configs(plan, tmp_path):
     """host -> the sfworker config loaded from the worker.yml the node role renders for it."""
-    (tmp_path / 'conf').mkdir()
+    (tmp_path / 'conf').mkdir(exist_ok=True)
     (tmp_path / 'conf' / 'redis.pw').write_text(u'pw\n')
-    (tmp_path / 'data').mkdir()
+    (tmp_path / 'data').mkdir(exist_ok=True)
     (tmp_path / 'data' / 'x.csv').write_text(u'x\n1\n')
     configs = {}
     for host in sorted(plan['hosts']):
@@ -68,6 +71,24 @@ def configs_fixture(plan, tmp_path):
         path.write_text(node.render('worker.yml.j2'))
         configs[host] = load_config(str(path))
     return configs
+
+
+@pytest.fixture(name='configs')
+def configs_fixture(plan, tmp_path):
+    return render_configs(plan, tmp_path)
+
+
+def job_tls(cfg):
+    """What the job resolves from the config's TLS directory (the node role's layout: current -> a version
+    directory); the files' contents do not matter here."""
+    version = os.path.join(cfg.tls.dir, 'v-serial-1')
+    if not os.path.isdir(version):
+        os.makedirs(os.path.join(cfg.tls.dir, 'peers'))
+        os.makedirs(version)
+        os.symlink('v-serial-1', os.path.join(cfg.tls.dir, 'current'))
+    own = own_files(cfg.tls.as_dict())
+    return JobTls(own['version_dir'], own['cert'], own['key'], bundle_path(os.path.join(cfg.work_dir, 'tls-ca'), 'x'),
+                  {}, cfg.tls.verify_depth)
 
 
 def job(parties, slot):
@@ -93,6 +114,38 @@ def test_every_party_of_the_deployment(plan, configs, host, slot):
     if slot == 0:  # what the plan itself stores (party.json): slot 0 of every party
         assert json.dumps(spec['cluster_config']) == json.dumps(plan['parties'][cfg.party]['cluster_config'])
         assert json.dumps(spec['spu_cluster_def']) == json.dumps(plan['spu_cluster_def'])
+
+
+@pytest.mark.parametrize('slot', [0, 3])
+@pytest.mark.parametrize('host', ['alice-2', 'bob-1', 'dave-1'])
+def test_the_jobs_spu_cluster_def_with_tls_opts(plan, configs, host, slot):
+    """TLS on (the default): the job's SPU cluster_def is the plan's _topology.spu_cluster_def for the slot with
+    this party's node - only that one - carrying tls_opts made by _topology.spu_tls_opts from the config's TLS
+    directory and the plan's verify_depth."""
+    cfg = configs[host]
+    everyone = sorted(plan['parties'])
+    spec = build_job_spec(cfg, 'job-tls', job(everyone, slot))
+    jt = job_tls(cfg)
+    depth = plan['tls']['verify_depth']
+    assert cfg.tls.dir == os.path.join(os.path.dirname(cfg.source_path), 'conf', 'tls') and cfg.tls.verify_depth == depth
+    assert jt.cert == os.path.realpath(os.path.join(cfg.tls.dir, 'v-serial-1', 'cert.pem'))
+    chosen = {name: plan['parties'][name] for name in everyone}
+    expected = _topology.spu_cluster_def(chosen, plan['spu_cluster_def']['runtime_config'], slot,
+                                         self_party=cfg.party,
+                                         tls_opts=_topology.spu_tls_opts(jt.cert, jt.key, jt.ca_bundle, depth))
+    assert json.dumps(spu_cluster_def_of(spec, jt)) == json.dumps(expected)
+    assert [n['party'] for n in expected['nodes'] if 'tls_opts' in n] == [cfg.party]
+
+
+def test_tls_off_in_the_plan_gives_the_plaintext_cluster_def(plan, tmp_path):
+    plaintext = dict(plan, tls={'enabled': False, 'verify_depth': 2})
+    configs = render_configs(plaintext, tmp_path)
+    for host, cfg in configs.items():
+        assert cfg.tls is None, host
+    spec = build_job_spec(configs['alice-2'], 'job-plain', job(sorted(plan['parties']), 1))
+    _cluster_config, spu_cluster_def = plan_endpoints(plan, 'alice', sorted(plan['parties']), 1)
+    assert json.dumps(spu_cluster_def_of(spec, None)) == json.dumps(spu_cluster_def)
+    assert spec['tls'] is None
 
 
 @pytest.mark.parametrize('host,parties', [('alice-2', ['alice', 'carol']), ('bob-1', ['bob', 'dave']),
@@ -125,6 +178,14 @@ def test_ipv6_renders_exactly_as_the_plan(configs):
         ('dave', 'dave.example.org:21503', '0.0.0.0:21503'),
     ]
     assert spec['ray_address'] == '[fd00::11]:16380'
+    jt = job_tls(configs['alice-2'])
+    nodes = spu_cluster_def_of(spec, jt)['nodes']
+    half = {'certificate_path': jt.cert, 'private_key_path': jt.key, 'ca_file_path': jt.ca_bundle,
+            'verify_depth': jt.verify_depth}
+    assert nodes[0]['tls_opts'] == {'server_ssl_opts': half, 'client_ssl_opts': half}
+    assert [n['address'] for n in nodes] == ['[2001:db8::11]:19503', '[fd00::21]:19503', '[2001:db8::31]:29503',
+                                             'dave.example.org:21503']
+    assert not any('tls_opts' in n for n in nodes[1:])
 
 
 def test_ipv6_redis_url_keeps_its_brackets_with_the_password_file(configs):

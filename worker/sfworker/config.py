@@ -28,9 +28,17 @@ _TOP_KEYS = {
     "party", "node_id", "node_ip", "ray_address", "ray_node_ip", "redis_url", "redis_password_file",
     "queue", "data_dir", "work_dir", "job_slots", "peer_timeout_s", "job_timeout_s",
     "slot_wait_timeout_s", "slot_lock_ttl_s", "concurrency", "parties", "spu_runtime_config",
-    "spu_link_desc", "cross_silo_comm_options", "status_list_max", "log_level", "gateway_resource",
+    "spu_link_desc", "cross_silo_comm_options", "status_list_max", "log_level", "gateway_resource", "tls",
 }
 _PARTY_KEYS = {"external_ip", "fed_port", "spu_port"}
+_TLS_KEYS = {"dir", "verify_depth"}
+# sfworker.tls sets RayFed's unpickling allow-list and the cross-silo backend itself (one place):
+# the config file may not either.
+_COMM_OPTIONS_REFUSED = {
+    "serializing_allowed_list": "the worker sets RayFed's unpickling allow-list itself (sfworker.tls.SERIALIZING_ALLOWED_LIST)",
+    "cross_silo_comm_backend": "the worker always uses RayFed's gRPC backend (brpc_link never encrypts)",
+    "sending_failure_handler": "the worker installs its own",
+}
 _LOG_LEVELS = {"debug", "info", "warning", "error", "critical"}
 
 # Custom Ray resource that only the party's Ray HEAD has (`ray start --head --resources=
@@ -59,6 +67,27 @@ class PartyEndpoint:
 
 
 @dataclass(frozen=True)
+class TlsSettings:
+    """Mutual TLS between parties (RayFed and SPU links). The node role installs, under ``dir``:
+    ``current`` -> a version directory with ``cert.pem`` + ``key.pem`` (this party's certificate and key), and
+    ``peers/<party>.pem`` (the CA certificate of every other party). ``verify_depth``: the SPU link's maximum
+    certificate chain depth (>= 1; RayFed/gRPC has no such knob)."""
+
+    dir: str
+    verify_depth: int = 2
+
+    @property
+    def current(self) -> str:
+        return os.path.join(self.dir, "current")
+
+    def peer_ca(self, party: str) -> str:
+        return os.path.join(self.dir, "peers", f"{party}.pem")
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"dir": self.dir, "verify_depth": self.verify_depth}
+
+
+@dataclass(frozen=True)
 class WorkerConfig:
     party: str
     node_id: str
@@ -83,6 +112,8 @@ class WorkerConfig:
     log_level: str = "info"
     # None = do not pin (see DEFAULT_GATEWAY_RESOURCE)
     gateway_resource: Optional[str] = DEFAULT_GATEWAY_RESOURCE
+    # None = plaintext between parties (the deployment's sf_tls_enabled: false)
+    tls: Optional[TlsSettings] = None
     source_path: Optional[str] = None
 
     @property
@@ -98,8 +129,9 @@ class WorkerConfig:
         return redact_url(self.redis_url)
 
     def to_dict(self) -> Dict[str, Any]:
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "parties"}
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("parties", "tls")}
         d["parties"] = {n: p.as_plan_entry() for n, p in self.parties.items()}
+        d["tls"] = self.tls.as_dict() if self.tls else None
         return d
 
 
@@ -240,6 +272,35 @@ def _gateway_resource(raw: Mapping, source) -> Optional[str]:
     return v
 
 
+def _tls(raw: Mapping, source) -> Optional[TlsSettings]:
+    """Required: null (plaintext, must be said explicitly) or {dir, verify_depth}."""
+    if "tls" not in raw:
+        raise _err("tls", "is required: {dir: <directory of the TLS files>, verify_depth: N} for mutual TLS between "
+                          "parties, or null for plaintext (the deployment plan renders it from sf_tls_enabled)", source)
+    v = raw["tls"]
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        raise _err("tls", f"must be a mapping {{dir, verify_depth}} or null, got {v!r}", source)
+    unknown = sorted(set(v) - _TLS_KEYS)
+    if unknown:
+        raise _err("tls." + unknown[0], f"unknown key (known: {', '.join(sorted(_TLS_KEYS))}); TLS paths and "
+                                        f"options are derived from tls.dir only", source)
+    d = _req_str(v, "dir", source, "tls.")
+    if not os.path.isabs(d):
+        raise _err("tls.dir", f"must be an absolute path, got {d!r}", source)
+    depth = _int(v, "verify_depth", 2, source, lo=1, hi=10, prefix="tls.")
+    return TlsSettings(dir=os.path.normpath(d), verify_depth=depth)
+
+
+def _comm_options(raw: Mapping, source) -> Dict[str, Any]:
+    comm = _dict(raw, "cross_silo_comm_options", source)
+    for key, why in _COMM_OPTIONS_REFUSED.items():
+        if key in comm:
+            raise _err(f"cross_silo_comm_options.{key}", f"cannot be set: {why}", source)
+    return comm
+
+
 def parse_config(raw: Any, source: Optional[str] = None) -> WorkerConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"config{' ' + source if source else ''}: top level must be a mapping")
@@ -345,10 +406,11 @@ def parse_config(raw: Any, source: Optional[str] = None) -> WorkerConfig:
         parties=parties,
         spu_runtime_config=spu_rc,
         spu_link_desc=_dict(raw, "spu_link_desc", source),
-        cross_silo_comm_options=_dict(raw, "cross_silo_comm_options", source),
+        cross_silo_comm_options=_comm_options(raw, source),
         status_list_max=status_list_max,
         log_level=log_level,
         gateway_resource=_gateway_resource(raw, source),
+        tls=_tls(raw, source),
         source_path=source,
     )
 

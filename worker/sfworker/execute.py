@@ -19,7 +19,8 @@ log = logging.getLogger("sfworker.execute")
 def execute(cfg: WorkerConfig, r, task_request_id: Any, task_params: Any,
             celery_task_id: Optional[str] = None, python: Optional[str] = None) -> Dict[str, Any]:
     """Returns the result dict, or raises ValueError (bad params), TimeoutError (slot/peer/job
-    timeouts) or RuntimeError (job failed). Builtin types so any Celery client can rebuild them."""
+    timeouts), ConnectionError (TLS with a peer failed) or RuntimeError (job failed). Builtin types so any
+    Celery client can rebuild them."""
     t0 = time.monotonic()
     tid = task_request_id if isinstance(task_request_id, str) and task_request_id else "<invalid>"
 
@@ -89,6 +90,8 @@ def execute(cfg: WorkerConfig, r, task_request_id: Any, task_params: Any,
         log.error("[%s] %s", tid, msg)
         if res.get("error_type") in ("PeerTimeoutError", "JobTimeout"):
             raise TimeoutError(msg)
+        if res.get("error_type") == "PeerTlsError":
+            raise ConnectionError(msg)
         raise RuntimeError(msg)
 
     result = dict(meta)

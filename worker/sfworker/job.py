@@ -15,15 +15,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 import time
 import traceback
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
+from . import _topology, tlsprobe
 from .envhygiene import scrub_ray_env
 from .pinning import (
     collect_placement, decide_pinning, fed_proxies_without_cpu, merge_comm_options, pin_spu_runtimes,
+)
+from .tls import (
+    LINGER_AFTER_FAILURE_S, SERIALIZING_ALLOWED_LIST, JobTls, PeerTlsError, TlsSetupError, describe_failure,
+    prepare_job_tls,
 )
 
 
@@ -31,12 +37,18 @@ class PeerTimeoutError(TimeoutError):
     pass
 
 
+# (targets {party: (host, port)}, seconds) -> tlsprobe.probe_until's verdicts; runs where RayFed's sender proxy runs
+Prober = Callable[[Dict[str, Any], float], Dict[str, Dict[str, Any]]]
+
+
 class JobRuntime:
     """What a task type's run() gets."""
 
-    def __init__(self, sf, spec: Dict[str, Any]):
+    def __init__(self, sf, spec: Dict[str, Any], spu_cluster_def: Optional[Dict[str, Any]] = None):
         self.sf = sf
         self.spec = spec
+        # the job's SPU cluster_def, with this party's tls_opts when TLS is on (spu_cluster_def_of)
+        self.spu_cluster_def = spu_cluster_def or spec["spu_cluster_def"]
         self.self_party: str = spec["self_party"]
         self.parties: List[str] = list(spec["parties"])
         self.task_request_id: str = spec["task_request_id"]
@@ -51,7 +63,7 @@ class JobRuntime:
     @property
     def spu(self):
         if self._spu is None:
-            cluster_def = json.loads(json.dumps(self.spec["spu_cluster_def"]))  # SPU sorts nodes in place
+            cluster_def = json.loads(json.dumps(self.spu_cluster_def))  # SPU sorts nodes in place
             self._spu = self.sf.SPU(cluster_def, link_desc=dict(self.spec["spu_link_desc"]))
         return self._spu
 
@@ -86,8 +98,70 @@ def _short(e: BaseException, limit: int = 300) -> str:
     return s if len(s) <= limit else s[:limit] + "..."
 
 
-def wait_for_peers(spec: Dict[str, Any], timeout_s: float) -> float:
-    """Ping every peer's RayFed receiver until it answers; bounded by timeout_s.
+def spu_cluster_def_of(spec: Dict[str, Any], job_tls: Optional[JobTls]) -> Dict[str, Any]:
+    """The job's SPU cluster_def: the plan's _topology.spu_cluster_def for the job's parties and slot, with this
+    party's node carrying ``tls_opts`` (both halves: our certificate and key, the job's CA bundle, verify_depth)."""
+    return _topology.spu_cluster_def(
+        spec["job_parties"], spec["spu_cluster_def"]["runtime_config"], spec["job_slot"],
+        self_party=spec["self_party"], tls_opts=job_tls.spu_tls_opts() if job_tls else None)
+
+
+def _peer_addresses(spec: Dict[str, Any]) -> Dict[str, str]:
+    return {p: v["address"] for p, v in spec["cluster_config"]["parties"].items() if p != spec["self_party"]}
+
+
+def local_prober(job_tls: JobTls) -> Prober:
+    """Probe from this process (the party runs one Ray node: the driver's node is where the proxies run)."""
+    def run_probe(targets, seconds):
+        return tlsprobe.probe_until(targets, seconds, dict(job_tls.peer_ca_files), job_tls.cert, job_tls.key)
+    return run_probe
+
+
+def remote_prober(job_tls: JobTls, options: Dict[str, Any]) -> Prober:
+    """Probe from a Ray task placed with ``options`` (the gateway resource: the party's Ray head, where RayFed's
+    sender proxy runs and dials out). tlsprobe is shipped by value: Ray workers need not import sfworker."""
+    import ray
+
+    ray.cloudpickle.register_pickle_by_value(tlsprobe)
+
+    def probe_task(targets, seconds, ca_files, cert, key):
+        return tlsprobe.probe_until(targets, seconds, ca_files, cert, key)
+
+    task = ray.remote(probe_task).options(num_cpus=0, max_retries=0, **options)
+
+    def run_probe(targets, seconds):
+        ref = task.remote(targets, seconds, dict(job_tls.peer_ca_files), job_tls.cert, job_tls.key)
+        return ray.get(ref, timeout=seconds + 60)
+    return run_probe
+
+
+def install_on_proxy_node(job_tls: JobTls, options: Dict[str, Any], timeout_s: float = 60.0) -> None:
+    """Before sf.init: write the job's CA bundle on the node the RayFed proxies and the SPU runtime are pinned to
+    (they open the files there, at the same paths) and check that our certificate, key and the bundle load there
+    too. Raises TlsSetupError naming that node."""
+    import ray
+
+    ray.cloudpickle.register_pickle_by_value(tlsprobe)
+
+    def check_task(cert, key, bundle, text):
+        return tlsprobe.check_files(cert, key, bundle, {bundle: text})
+
+    task = ray.remote(check_task).options(num_cpus=0, max_retries=0, **options)
+    res = ray.get(task.remote(job_tls.cert, job_tls.key, job_tls.ca_bundle, job_tls.bundle_text), timeout=timeout_s)
+    if res["errors"]:
+        raise TlsSetupError(f"TLS files unusable on the Ray head ({res['node']}, where the RayFed proxies and the SPU "
+                            f"runtime run): {'; '.join(res['errors'])} (the node role installs the same files on "
+                            f"every node of a party; is a certificate rotation half-way?)")
+
+
+def wait_for_peers(spec: Dict[str, Any], timeout_s: float, job_tls: Optional[JobTls] = None,
+                   prober: Optional[Prober] = None) -> float:
+    """Wait until every peer's RayFed receiver answers; bounded by timeout_s.
+
+    With TLS, first a TLS handshake with each peer's fed port from where RayFed's sender proxy runs (``prober``):
+    "unreachable" is retried until timeout_s, any TLS verdict fails the job at once naming the peer, its address
+    and the reason (RayFed itself would retry a TLS failure for 60 s per message and then report nothing but
+    "send failed"). Then RayFed's own ping, which must return True (False = the send failed).
 
     Replaces RayFed's own `barrier_on_initializing` ping loop, which retries 3600 times
     (~3 hours) and cannot be configured.
@@ -95,11 +169,36 @@ def wait_for_peers(spec: Dict[str, Any], timeout_s: float) -> float:
     import ray
     from fed.proxy.barriers import send
 
-    addrs = {p: v["address"] for p, v in spec["cluster_config"]["parties"].items() if p != spec["self_party"]}
-    pending = sorted(addrs)
-    last_err: Dict[str, str] = {}
+    addrs = _peer_addresses(spec)
     t0 = time.monotonic()
     end = t0 + timeout_s
+    last_err: Dict[str, str] = {}
+
+    def timeout_error(pending: List[str], what: str) -> PeerTimeoutError:
+        who = ", ".join(f"{p!r} at {addrs[p]}" for p in pending)
+        return PeerTimeoutError(
+            f"peer{'s' if len(pending) > 1 else ''} {who} did not join job {spec['job_name']} within "
+            f"{timeout_s:g}s ({what}: is that party's worker up and running the same task_request_id? "
+            f"last error: {'; '.join(f'{p}: {last_err.get(p)}' for p in pending)})"
+        )
+
+    if job_tls is not None and addrs:
+        assert prober is not None
+        targets = {p: tlsprobe.split_hostport(a) for p, a in addrs.items()}
+        verdicts = prober(targets, timeout_s)
+        bad = {p: v for p, v in verdicts.items() if v["kind"] not in ("ok", "unreachable")}
+        if bad:
+            # keep our receiver up a little: the peer's own probe then sees its side of this failure
+            time.sleep(max(0.0, min(LINGER_AFTER_FAILURE_S, end - time.monotonic())))
+            raise PeerTlsError("; ".join(
+                describe_failure(p, addrs[p], "RayFed", v["kind"], v["detail"], job_tls.peer_ca_files.get(p),
+                                 job_tls.not_after) for p, v in sorted(bad.items())))
+        pending = sorted(p for p, v in verdicts.items() if v["kind"] != "ok")
+        if pending:
+            last_err.update({p: f"TLS probe: {verdicts[p]['kind']} ({verdicts[p]['detail']})" for p in pending})
+            raise timeout_error(pending, "RayFed port not answering")
+
+    pending = sorted(addrs)
     while pending:
         refs = {p: send(p, b"data", "ping", "ping", check_sending=False) for p in pending}
         remaining = end - time.monotonic()
@@ -108,23 +207,50 @@ def wait_for_peers(spec: Dict[str, Any], timeout_s: float) -> float:
         for p, ref in refs.items():
             if ref in ready_set:
                 try:
-                    ray.get(ref)
-                    pending.remove(p)
+                    answer = ray.get(ref)
                 except Exception as e:  # connection refused / job name mismatch / ...
                     last_err[p] = _short(e, 200)
+                    continue
+                if answer is True:  # RayFed's send returns False when the message did not get through
+                    pending.remove(p)
+                else:
+                    last_err[p] = f"ping not delivered (RayFed send returned {answer!r}; see the proxy log)"
             else:
                 last_err.setdefault(p, "no answer")
         if not pending:
             break
         if time.monotonic() >= end:
-            who = ", ".join(f"{p!r} at {addrs[p]}" for p in pending)
-            raise PeerTimeoutError(
-                f"peer{'s' if len(pending) > 1 else ''} {who} did not join job {spec['job_name']} within "
-                f"{timeout_s:g}s (RayFed port not answering: is that party's worker up and running the same "
-                f"task_request_id? last error: {'; '.join(f'{p}: {last_err.get(p)}' for p in pending)})"
-            )
+            raise timeout_error(pending, "RayFed port not answering")
         time.sleep(1.0)
     return time.monotonic() - t0
+
+
+def assert_grpc_proxies() -> None:
+    """RayFed's brpc_link backend never encrypts: make sure sf.init built the gRPC proxies (brpc_link uses one
+    SenderReceiverProxyActor under both names)."""
+    from fed.proxy.barriers import receiver_proxy_actor_name, sender_proxy_actor_name
+
+    if sender_proxy_actor_name() == receiver_proxy_actor_name():
+        raise RuntimeError(f"RayFed runs a combined sender/receiver proxy ({sender_proxy_actor_name()}): that is the "
+                           f"brpc_link backend, which sends in plaintext; the worker requires the gRPC backend")
+
+
+_SPU_RANK_RE = re.compile(r"connect to mesh failed.*?rank=(\d+)")
+
+
+def spu_link_hint(message: str, spec: Dict[str, Any]) -> str:
+    """SPU's "connect to mesh failed, failed to setup connection to rank=N" names a rank: say which party that is."""
+    m = _SPU_RANK_RE.search(message)
+    if not m:
+        return ""
+    nodes = spec["spu_cluster_def"]["nodes"]
+    rank = int(m.group(1))
+    if rank >= len(nodes):
+        return ""
+    n = nodes[rank]
+    return (f" [SPU link to peer party {n['party']!r} at {n['address']} failed within connect_retry_times="
+            f"{spec['spu_link_desc'].get('connect_retry_times')}: that party's SPU port did not answer or refused "
+            f"the TLS handshake; the reason is in the SPU runtime's brpc log on this party's Ray head]")
 
 
 def run(spec: Dict[str, Any], result_path: str) -> int:
@@ -151,6 +277,19 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
         })
 
     try:
+        # Own TLS files first: a missing or bad certificate fails the job before anything starts or is sent.
+        t = time.monotonic()
+        job_tls: Optional[JobTls] = None
+        peers = sorted(_peer_addresses(spec))
+        if spec.get("tls"):
+            job_tls = prepare_job_tls(spec["tls"], peers, spec["tls_bundle_dir"])
+            print(f"sfworker.job: mutual TLS with {', '.join(peers) or 'no peer'}: certificate {job_tls.cert} "
+                  f"(valid until {job_tls.not_after}), CA bundle {job_tls.ca_bundle}", file=sys.stderr, flush=True)
+        else:
+            print("sfworker.job: WARNING: TLS between parties is OFF (worker config tls: null): this job's RayFed "
+                  "and SPU traffic is plaintext and unauthenticated", file=sys.stderr, flush=True)
+        timings["tls"] = round(time.monotonic() - t, 3)
+
         t = time.monotonic()
         import secretflow as sf  # noqa: F811  (heavy import; only in this process)
         from .tasks.registry import get_task_type
@@ -162,6 +301,8 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
         comm = dict(spec.get("cross_silo_comm_options") or {})
         comm.setdefault("exit_on_sending_failure", True)
         comm["sending_failure_handler"] = sending_failure_handler
+        # what RayFed's receiver may unpickle (params refuses it from tasks, the config refuses it too)
+        comm["serializing_allowed_list"] = json.loads(json.dumps(SERIALIZING_ALLOWED_LIST))
         kwargs: Dict[str, Any] = {}
         if spec.get("ray_node_ip"):
             kwargs["_node_ip_address"] = spec["ray_node_ip"]
@@ -184,6 +325,15 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
                 fed_proxies_without_cpu()
                 print(f"sfworker.job: pinning RayFed proxies and SPU runtime to Ray resource {pin_label}",
                       file=sys.stderr, flush=True)
+        prober: Optional[Prober] = None
+        if job_tls is not None:
+            if pin_label:
+                # the proxies and the SPU runtime run on the Ray head: the bundle must be there, and the probe
+                # must dial from there
+                install_on_proxy_node(job_tls, {"resources": pin_label})
+                prober = remote_prober(job_tls, {"resources": pin_label})
+            else:
+                prober = local_prober(job_tls)
         sf.init(
             address=spec["ray_address"],
             cluster_config=spec["cluster_config"],
@@ -191,14 +341,17 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
             logging_level=spec.get("logging_level", "warning"),
             enable_waiting_for_other_parties_ready=False,  # bounded wait below instead
             cross_silo_comm_options=comm,
+            cross_silo_comm_backend="grpc",  # never brpc_link: it ignores tls_config
+            tls_config=job_tls.tls_config() if job_tls else None,
             log_to_driver=True,
             **kwargs,
         )
-        timings["peer_wait"] = round(wait_for_peers(spec, float(spec["peer_timeout_s"])), 3)
+        assert_grpc_proxies()
+        timings["peer_wait"] = round(wait_for_peers(spec, float(spec["peer_timeout_s"]), job_tls, prober), 3)
         timings["init"] = round(time.monotonic() - t, 3)
 
         t = time.monotonic()
-        rt = JobRuntime(sf, spec)
+        rt = JobRuntime(sf, spec, spu_cluster_def_of(spec, job_tls))
         for p in rt.parties:
             rt.pyu(p)
         if spec.get("needs_spu", True):
@@ -219,7 +372,7 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
         timings["job_total"] = round(time.monotonic() - t_start, 3)
         out.write({
             "ok": False,
-            "error": _short(e, 2000),
+            "error": _short(e, 2000) + spu_link_hint(str(e), spec),
             "error_type": type(e).__name__,
             "traceback": traceback.format_exc(limit=20),
             "timings": timings,

@@ -8,6 +8,8 @@ from task_request_id and task_params, never from local state.
 from __future__ import annotations
 
 import hashlib
+import math
+import os
 import re
 from typing import Any, Dict, List, Optional
 
@@ -15,6 +17,7 @@ from . import _topology
 from .config import WorkerConfig, ray_driver_node_ip
 from .errors import ParamsError
 from .tasks.registry import ValidationContext, get_task_type
+from .tls import TASK_REFUSED_COMM_OPTIONS, TLS_OPTION_NAMES, TLS_REFUSED_WHY
 
 TASK_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$")
 JOB_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
@@ -33,6 +36,24 @@ SPU_LINK_DESC_KEYS = {
     "connect_retry_times", "connect_retry_interval_ms", "recv_timeout_ms", "http_max_payload_size",
     "http_timeout_ms", "throttle_window_size", "brpc_channel_protocol", "brpc_channel_connection_type",
 }
+
+
+def spu_connect_retry_times(peer_timeout_s: float) -> int:
+    """SPU link setup attempts within about peer_timeout_s: each failed attempt costs ~9.4 s inside yacl (its
+    TestSend retries 3 times, sleeping 1+3+5 s; not settable through SecretFlow) plus the 1 s interval."""
+    return max(1, int(math.ceil(peer_timeout_s / 10.0)))
+
+
+def refuse_security_keys(where: str, given: Any, extra: Optional[Dict[str, str]] = None) -> None:
+    """ParamsError for a key a task may not set: RayFed's allow-list/backend/channel options (``extra``) and any
+    TLS path or switch. ``where``: the mapping's place in task_params, e.g. ``sf_init_config``."""
+    if not isinstance(given, dict):
+        return
+    refused = dict((k, TLS_REFUSED_WHY) for k in TLS_OPTION_NAMES)
+    refused.update(extra or {})
+    for key in sorted(given):
+        if key in refused:
+            raise ParamsError(f"task_params.{where}.{key} cannot be set by a task: {refused[key]}")
 
 
 def job_name_for(task_request_id: str) -> str:
@@ -82,6 +103,8 @@ def build_job_spec(cfg: WorkerConfig, task_request_id: Any, task_params: Any) ->
     sf_init = task_params.get("sf_init_config") or {}
     if not isinstance(sf_init, dict):
         raise ParamsError(f"task_params.sf_init_config must be a mapping, got {type(sf_init).__name__}")
+    refuse_security_keys("sf_init_config", sf_init,
+                         {"cross_silo_comm_backend": TASK_REFUSED_COMM_OPTIONS["cross_silo_comm_backend"]})
     if "parties" in sf_init:
         raise ParamsError(
             "task_params.sf_init_config.parties is not supported: it selects SecretFlow simulation mode; "
@@ -94,6 +117,7 @@ def build_job_spec(cfg: WorkerConfig, task_request_id: Any, task_params: Any) ->
     spu_config = task_params.get("spu_config") or {}
     if not isinstance(spu_config, dict):
         raise ParamsError(f"task_params.spu_config must be a mapping, got {type(spu_config).__name__}")
+    refuse_security_keys("spu_config", spu_config)
     unknown = sorted(set(spu_config) - SPU_CONFIG_KEYS)
     if unknown:
         raise ParamsError(f"task_params.spu_config: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(SPU_CONFIG_KEYS))})")
@@ -142,6 +166,7 @@ def build_job_spec(cfg: WorkerConfig, task_request_id: Any, task_params: Any) ->
     extra_comm = sf_init.get("cross_silo_comm_options") or {}
     if not isinstance(extra_comm, dict):
         raise ParamsError("sf_init_config.cross_silo_comm_options must be a mapping")
+    refuse_security_keys("sf_init_config.cross_silo_comm_options", extra_comm, TASK_REFUSED_COMM_OPTIONS)
     comm.update(extra_comm)
     if "sending_failure_handler" in comm:
         raise ParamsError("cross_silo_comm_options.sending_failure_handler cannot be given (the worker installs its own)")
@@ -157,14 +182,15 @@ def build_job_spec(cfg: WorkerConfig, task_request_id: Any, task_params: Any) ->
         raise ParamsError("spu_config.runtime_config must be a mapping")
     runtime_config.update(rc_over)
     link_desc = {
-        # bound SPU's link setup by peer_timeout_s (1 s between attempts)
-        "connect_retry_times": max(1, int(peer_timeout_s)),
+        # bound SPU's link setup by peer_timeout_s (see spu_connect_retry_times)
+        "connect_retry_times": spu_connect_retry_times(peer_timeout_s),
         "connect_retry_interval_ms": 1000,
     }
     link_desc.update(cfg.spu_link_desc)
     ld_over = spu_config.get("link_desc") or {}
     if not isinstance(ld_over, dict):
         raise ParamsError("spu_config.link_desc must be a mapping")
+    refuse_security_keys("spu_config.link_desc", ld_over)
     link_desc.update(ld_over)
     unknown = sorted(set(link_desc) - SPU_LINK_DESC_KEYS)
     if unknown:
@@ -197,6 +223,13 @@ def build_job_spec(cfg: WorkerConfig, task_request_id: Any, task_params: Any) ->
         "logging_level": logging_level,
         "peer_timeout_s": peer_timeout_s,
         "job_timeout_s": cfg.job_timeout_s,
+        # the job's parties as the plan shipped them: the job adds its own node's tls_opts to the SPU cluster_def
+        # with the same _topology.spu_cluster_def (sfworker.job.spu_cluster_def_of)
+        "job_parties": job_parties,
+        # mutual TLS between parties: the config's {dir, verify_depth} (None = plaintext); the job's CA bundle
+        # goes to tls_bundle_dir on the driver's node and on the Ray head
+        "tls": cfg.tls.as_dict() if cfg.tls else None,
+        "tls_bundle_dir": os.path.join(cfg.work_dir, "tls-ca"),
     }
 
 

@@ -103,6 +103,7 @@ def base_config(data_dir: str, **over):
             "carol": {"external_ip": "127.0.0.3", "fed_port": 19000, "spu_port": 19500},
         },
         "spu_runtime_config": {"protocol": "SEMI2K", "field": "FM128"},
+        "tls": None,
     }
     cfg.update(over)
     return cfg

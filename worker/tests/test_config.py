@@ -111,6 +111,25 @@ def test_gateway_resource(data_dir):
     assert parse_config(base_config(data_dir)).to_dict()["gateway_resource"] == "sf_gateway"
 
 
+def test_tls(data_dir):
+    assert parse_config(base_config(data_dir)).tls is None  # tls: null -> plaintext
+    cfg = parse_config(base_config(data_dir, tls={"dir": "/etc/sfops/tls/", "verify_depth": 3}))
+    assert cfg.tls.dir == "/etc/sfops/tls" and cfg.tls.verify_depth == 3
+    assert cfg.tls.current == "/etc/sfops/tls/current" and cfg.tls.peer_ca("bob") == "/etc/sfops/tls/peers/bob.pem"
+    assert cfg.to_dict()["tls"] == {"dir": "/etc/sfops/tls", "verify_depth": 3}
+    assert parse_config(base_config(data_dir, tls={"dir": "/t"})).tls.verify_depth == 2  # default
+    assert parse_config(base_config(data_dir)).to_dict()["tls"] is None
+
+
+def test_tls_must_be_said(data_dir):
+    """Absent is not "off": plaintext between parties has to be written as tls: null."""
+    raw = base_config(data_dir)
+    raw.pop("tls")
+    with pytest.raises(ConfigError, match=r"^config key 'tls': is required: \{dir: <directory of the TLS files>, "
+                                          r"verify_depth: N\} for mutual TLS between parties, or null for plaintext"):
+        parse_config(raw)
+
+
 def _mut(data_dir, fn):
     raw = copy.deepcopy(base_config(data_dir))
     fn(raw)
@@ -162,6 +181,19 @@ BAD = [
     ("gateway_resource-builtin", lambda r: r.update(gateway_resource="CPU"), "'gateway_resource'.*built-in 'CPU'"),
     ("gateway_resource-node", lambda r: r.update(gateway_resource="node:10.0.0.1"), "'gateway_resource'"),
     ("spu_runtime_config-protocol", lambda r: r.update(spu_runtime_config={"protocol": 1}), "'spu_runtime_config.protocol'"),
+    ("tls-type", lambda r: r.update(tls="/etc/sfops/tls"), r"'tls'.*mapping \{dir, verify_depth\} or null"),
+    ("tls-dir-missing", lambda r: r.update(tls={"verify_depth": 2}), "'tls.dir'.*required"),
+    ("tls-dir-relative", lambda r: r.update(tls={"dir": "tls"}), "'tls.dir'.*absolute path"),
+    ("tls-depth-zero", lambda r: r.update(tls={"dir": "/t", "verify_depth": 0}), "'tls.verify_depth'.*>= 1"),
+    ("tls-depth-big", lambda r: r.update(tls={"dir": "/t", "verify_depth": 11}), "'tls.verify_depth'.*<= 10"),
+    ("tls-depth-str", lambda r: r.update(tls={"dir": "/t", "verify_depth": "2"}), "'tls.verify_depth'.*integer"),
+    ("tls-unknown-key", lambda r: r.update(tls={"dir": "/t", "ca_cert": "/x.pem"}),
+     "'tls.ca_cert'.*unknown key.*derived from tls.dir only"),
+    ("comm-allowed-list", lambda r: r.update(cross_silo_comm_options={"serializing_allowed_list": {"*": None}}),
+     r"'cross_silo_comm_options.serializing_allowed_list'.*cannot be set: the worker sets RayFed's unpickling "
+     r"allow-list itself"),
+    ("comm-backend", lambda r: r.update(cross_silo_comm_options={"cross_silo_comm_backend": "brpc_link"}),
+     "'cross_silo_comm_options.cross_silo_comm_backend'.*gRPC backend"),
 ]
 
 

@@ -5,7 +5,9 @@ import pytest
 
 from sfworker.config import parse_config
 from sfworker.errors import ParamsError
-from sfworker.params import build_job_spec, job_name_for, peer_addresses, ports_of, slot_for
+from sfworker.params import (
+    build_job_spec, job_name_for, peer_addresses, ports_of, slot_for, spu_connect_retry_times,
+)
 
 from helpers import base_config
 
@@ -51,7 +53,7 @@ def test_psi_spec(cfg, data_dir):
     ]
     assert all("listen_addr" not in n for n in nodes)
     assert spec["spu_cluster_def"]["runtime_config"] == {"protocol": "SEMI2K", "field": "FM64"}
-    assert spec["spu_link_desc"]["connect_retry_times"] == 120
+    assert spec["spu_link_desc"]["connect_retry_times"] == 12  # ceil(peer_timeout_s 120 / 10)
     tc = spec["task_config"]
     assert tc["input_paths"]["alice"] == os.path.join(os.path.realpath(data_dir), "alice.csv")
     assert tc["input_paths"]["bob"] == "/data/bob.csv"  # the peer's path is the peer's business
@@ -92,7 +94,7 @@ def test_overrides(cfg):
     p["spu_config"] = {"link_desc": {"recv_timeout_ms": 1000}}
     spec = build_job_spec(cfg, "r", p)
     assert spec["ray_address"] == "10.0.0.1:6379" and spec["job_name"] == "custom_job"
-    assert spec["peer_timeout_s"] == 5 and spec["spu_link_desc"]["connect_retry_times"] == 5
+    assert spec["peer_timeout_s"] == 5 and spec["spu_link_desc"]["connect_retry_times"] == 1
     assert spec["cross_silo_comm_options"] == {"timeout_in_ms": 1000}
     assert spec["spu_link_desc"]["recv_timeout_ms"] == 1000
     assert spec["gateway_resource"] == "sf_gateway"
@@ -186,3 +188,66 @@ def test_bad_task_request_id(cfg, tid):
 def test_task_params_not_mapping(cfg, params):
     with pytest.raises(ParamsError, match="task_params must be a mapping"):
         build_job_spec(cfg, "r", params)
+
+
+@pytest.mark.parametrize("peer_timeout_s,attempts", [(1, 1), (5, 1), (10, 1), (10.5, 2), (60, 6), (120, 12),
+                                                     (3600, 360)])
+def test_spu_link_attempts_fit_peer_timeout(peer_timeout_s, attempts):
+    """Each failed SPU link attempt costs ~9.4 s inside yacl: ceil(peer_timeout_s / 10) attempts, not one per
+    second (which made a dead SPU peer fail after ~20 minutes for peer_timeout_s=120)."""
+    assert spu_connect_retry_times(peer_timeout_s) == attempts
+
+
+def test_the_spec_carries_tls_from_the_config_only(data_dir):
+    plain = build_job_spec(parse_config(base_config(data_dir)), "r", sum_params())
+    assert plain["tls"] is None
+    cfg = parse_config(base_config(data_dir, tls={"dir": "/etc/sfops/tls", "verify_depth": 3}))
+    spec = build_job_spec(cfg, "r", sum_params())
+    assert spec["tls"] == {"dir": "/etc/sfops/tls", "verify_depth": 3}
+    assert spec["tls_bundle_dir"] == os.path.join(cfg.work_dir, "tls-ca")
+    assert spec["job_parties"] == {p: cfg.parties[p].as_plan_entry() for p in ("alice", "bob")}
+
+
+WHY_TLS = "TLS files and options come from the worker's config file only (tls.dir), never from a task"
+WHY_LIST = "the worker sets RayFed's unpickling allow-list itself (sfworker.tls.SERIALIZING_ALLOWED_LIST)"
+WHY_BACKEND = "the worker always uses RayFed's gRPC backend (brpc_link never encrypts)"
+WHY_CHANNEL = "channel options can switch off TLS checks (grpc.ssl_target_name_override)"
+WHY_TRACE = "error traces carry objects the unpickling allow-list does not admit"
+REFUSED = [
+    ({"sf_init_config": {"cross_silo_comm_options": {"serializing_allowed_list": {"*": None}}}},
+     f"task_params.sf_init_config.cross_silo_comm_options.serializing_allowed_list cannot be set by a task: {WHY_LIST}"),
+    ({"sf_init_config": {"cross_silo_comm_options": {"grpc_channel_options": [["grpc.ssl_target_name_override", "x"]]}}},
+     f"task_params.sf_init_config.cross_silo_comm_options.grpc_channel_options cannot be set by a task: {WHY_CHANNEL}"),
+    ({"sf_init_config": {"cross_silo_comm_options": {"expose_error_trace": True}}},
+     f"task_params.sf_init_config.cross_silo_comm_options.expose_error_trace cannot be set by a task: {WHY_TRACE}"),
+    ({"sf_init_config": {"cross_silo_comm_options": {"cross_silo_comm_backend": "brpc_link"}}},
+     f"task_params.sf_init_config.cross_silo_comm_options.cross_silo_comm_backend cannot be set by a task: {WHY_BACKEND}"),
+    ({"sf_init_config": {"cross_silo_comm_backend": "brpc_link"}},
+     f"task_params.sf_init_config.cross_silo_comm_backend cannot be set by a task: {WHY_BACKEND}"),
+    ({"sf_init_config": {"tls_config": {"ca_cert": "/tmp/ca.pem", "cert": "/tmp/c.pem", "key": "/tmp/k.pem"}}},
+     f"task_params.sf_init_config.tls_config cannot be set by a task: {WHY_TLS}"),
+    ({"sf_init_config": {"cross_silo_comm_options": {"ca_cert": "/tmp/ca.pem"}}},
+     f"task_params.sf_init_config.cross_silo_comm_options.ca_cert cannot be set by a task: {WHY_TLS}"),
+    ({"spu_config": {"tls_opts": {"server_ssl_opts": {}}}},
+     f"task_params.spu_config.tls_opts cannot be set by a task: {WHY_TLS}"),
+    ({"spu_config": {"link_desc": {"enable_ssl": False}}},
+     f"task_params.spu_config.link_desc.enable_ssl cannot be set by a task: {WHY_TLS}"),
+    ({"spu_config": {"link_desc": {"client_ssl_opts": {"verify_depth": 0}}}},
+     f"task_params.spu_config.link_desc.client_ssl_opts cannot be set by a task: {WHY_TLS}"),
+]
+
+
+@pytest.mark.parametrize("extra,message", REFUSED, ids=[m.split(" cannot")[0].split(".", 1)[1] for _, m in REFUSED])
+def test_a_task_cannot_touch_tls_or_the_allow_list(cfg, extra, message):
+    params = sum_params()
+    params.update(extra)
+    with pytest.raises(ParamsError) as ei:
+        build_job_spec(cfg, "r", params)
+    assert str(ei.value) == message
+
+
+def test_harmless_comm_options_still_pass(cfg):
+    p = sum_params()
+    p["sf_init_config"] = {"cross_silo_comm_options": {"timeout_in_ms": 120000, "messages_max_size_in_bytes": 1 << 20}}
+    assert build_job_spec(cfg, "r", p)["cross_silo_comm_options"] == {"timeout_in_ms": 120000,
+                                                                      "messages_max_size_in_bytes": 1 << 20}
