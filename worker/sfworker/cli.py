@@ -3,6 +3,8 @@
     sfworker [--config FILE] worker [--concurrency N] [--loglevel LEVEL]
     sfworker [--config FILE] healthcheck [--timeout S] [--json]
     sfworker [--config FILE] check-config
+    sfworker [--config FILE] tls-probe --party bob [--link fed|spu] [--slot K | --port N] [--no-cert | --cert X --key Y]
+    sfworker [--config FILE] tls-listen --port N [--seconds S] [--count N]
     sfworker submit --party alice=redis://:pw@host:port/0 --party bob=... --params job.json [...]
 
 The config file path: --config, else $SFWORKER_CONFIG, else /etc/sfworker/config.yml.
@@ -113,8 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_check_config)
 
     from .submit import add_submit_parser
+    from .tlscli import add_tls_parsers
 
     add_submit_parser(sub)
+    add_tls_parsers(sub)
     return ap
 
 

@@ -95,3 +95,103 @@ def test_submit_defaults_to_own_party_from_config(tmp_path, data_dir, redis_serv
 def test_submit_without_party_or_config_says_why(tmp_path):
     cp = run(["--config", str(tmp_path / "missing.yml"), "submit", "--params-json", "{}"])
     assert cp.returncode != 0 and "no --party given" in cp.stderr
+
+
+# ------------------------------------------------------------------ tls-probe / tls-listen
+
+
+@pytest.fixture
+def tls_pair(tmp_path, data_dir):
+    """alice and bob configs with TLS files laid out like the node role does (bob's node also has a certificate
+    from an unknown CA at hand, to present as a client)."""
+    from pki import install_party, make_ca, make_leaf, write
+
+    from helpers import free_port
+
+    cas = {p: make_ca(p) for p in ("alice", "bob", "mallory")}
+    paths = {}
+    for me, ip, peer in (("alice", "127.0.0.1", "bob"), ("bob", "127.0.0.2", "alice")):
+        d = str(tmp_path / me / "tls")
+        install_party(d, make_leaf(cas[me], me, [ip]), {peer: cas[peer]})
+        cfg = base_config(data_dir, party=me, node_id=f"{me}-head", node_ip=ip,
+                          work_dir=str(tmp_path / me / "work"), tls={"dir": d, "verify_depth": 2})
+        p = tmp_path / f"{me}.yml"
+        p.write_text(yaml.safe_dump(cfg))
+        paths[me] = str(p)
+    rogue = make_leaf(cas["mallory"], "alice", ["127.0.0.1"])
+    paths["rogue"] = (write(str(tmp_path / "rogue.crt"), rogue.cert_pem), write(str(tmp_path / "rogue.key"),
+                                                                                 rogue.key_pem(), 0o600))
+    paths["port"] = free_port("127.0.0.2")
+    return paths
+
+
+def _listen(paths, count):
+    env = dict(os.environ)
+    env.pop("SFWORKER_CONFIG", None)
+    p = subprocess.Popen(SFWORKER + ["--config", paths["bob"], "tls-listen", "--port", str(paths["port"]),
+                                     "--bind", "127.0.0.2", "--seconds", "30", "--count", str(count)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    first = json.loads(p.stderr.readline())  # printed once the certificate and CA files are checked
+    assert first == {"listening": f"127.0.0.2:{paths['port']}", "trusting": ["alice"], "seconds": 30.0}
+    return p
+
+
+def _probe(paths, *extra):
+    cp = run(["--config", paths["alice"], "tls-probe", "--party", "bob", "--port", str(paths["port"]), *extra])
+    return cp.returncode, (json.loads(cp.stdout) if cp.stdout.strip() else None), cp.stderr
+
+
+def test_tls_probe_against_tls_listen(tls_pair):
+    lst = _listen(tls_pair, count=3)
+    rc, ok, err = _probe(tls_pair, "--wait", "5")
+    assert rc == 0 and ok["ok"] is True and ok["kind"] == "ok" and ok["message"] == "ok", (ok, err)
+    assert ok["address"] == f"127.0.0.2:{tls_pair['port']}" and ok["link"] == "fed"
+    rc, nocert, _ = _probe(tls_pair, "--no-cert")
+    assert rc == 1 and nocert["kind"] == "peer_rejected_us" and nocert["client_certificate"] is None
+    assert nocert["message"].startswith(f"peer party 'bob' at 127.0.0.2:{tls_pair['port']} (RayFed): TLS failure: "
+                                        f"bob refused our certificate")
+    rc, rogue, _ = _probe(tls_pair, "--cert", tls_pair["rogue"][0], "--key", tls_pair["rogue"][1])
+    assert rc == 1 and rogue["kind"] == "peer_rejected_us"
+    out, err = lst.communicate(timeout=30)
+    assert lst.returncode == 0, err
+    report = json.loads(out)
+    assert [c["result"] for c in report["connections"]] == ["accepted", "refused", "refused"], report
+    assert report["party"] == "bob" and report["trusting"] == ["alice"]
+    assert "commonName=alice" == report["connections"][0]["client_subject"]
+
+
+def test_tls_probe_exit_codes_without_a_listener(tls_pair, data_dir, tmp_path):
+    rc, out, _ = _probe(tls_pair)
+    assert rc == 3 and out["kind"] == "unreachable" and out["ok"] is False
+    cp = run(["--config", tls_pair["alice"], "tls-probe", "--party", "alice"])
+    assert cp.returncode == 2 and "own party" in cp.stderr
+    cp = run(["--config", tls_pair["alice"], "tls-probe", "--party", "zed"])
+    assert cp.returncode == 2 and "unknown party 'zed'" in cp.stderr
+    plain = tmp_path / "plain.yml"
+    plain.write_text(yaml.safe_dump(base_config(data_dir)))
+    cp = run(["--config", str(plain), "tls-probe", "--party", "bob"])
+    assert cp.returncode == 2 and "TLS is off in this worker's config (tls: null)" in cp.stderr
+    cp = run(["--config", str(plain), "tls-listen", "--port", "1"])
+    assert cp.returncode == 2 and "TLS is off" in cp.stderr
+
+
+def test_tls_listen_port_in_use(tls_pair):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.2", tls_pair["port"]))
+        s.listen(1)
+        cp = run(["--config", tls_pair["bob"], "tls-listen", "--port", str(tls_pair["port"]), "--bind", "127.0.0.2",
+                  "--seconds", "1"])
+    assert cp.returncode == 1 and "Address already in use" in json.loads(cp.stdout)["error"]
+
+
+def test_tls_probe_refuses_a_broken_own_key(tls_pair, tmp_path):
+    """Our own bad files are exit 2 with the file named, never a verdict about the peer."""
+    cfg = yaml.safe_load(open(tls_pair["alice"]))
+    key = os.path.join(cfg["tls"]["dir"], "current", "key.pem")
+    os.chmod(key, 0o600)
+    with open(tls_pair["rogue"][1], "rb") as src, open(key, "wb") as dst:
+        dst.write(src.read())
+    rc, out, err = _probe(tls_pair)
+    assert rc == 2 and out is None and "does not belong to the certificate" in err and "key.pem" in err
