@@ -20,6 +20,7 @@ venv       pymod  ensurepip            python3-venv   pip inside those virtualen
 unit       cmd    nft                  nftables       the firewall role's rules file checked with `nft -c`
 worker     cmd    redis-server         redis-server   the worker's two-party integration test starts real Redis servers
 worker     lib    libgomp.so.1         libgomp1       spu (SecretFlow's MPC runtime) links OpenMP
+worker     cmd    tcpdump              tcpdump        the worker's integration test captures the parties' traffic (TLS: no key or job name in clear)
 harness    cmd    dockerd              docker.io      the engine the harness servers (Docker-in-Docker) run on
 harness    cmd    iptables             iptables       dockerd's networking
 harness    cmd    debootstrap          debootstrap    base images built without a registry
