@@ -254,6 +254,7 @@ def describe_failure(party: str, address: str, link: str, kind: str, detail: str
                             + (f" (ours is valid until {own_not_after})" if own_not_after else "")
                             + f"; {party} needs our CA certificate (playbooks/tls-export.yml)",
         "tls_error": f"{detail} (is {party} running without TLS? sf_tls_enabled must be the same in every party)",
-        "unreachable": f"unreachable ({detail})",
     }.get(kind, f"{kind}: {detail}")
+    if kind == "unreachable":
+        return f"peer party {party!r} at {address} ({link}): nothing answers ({detail})"
     return f"peer party {party!r} at {address} ({link}): TLS failure: {means}"

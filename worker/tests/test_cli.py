@@ -163,6 +163,7 @@ def test_tls_probe_against_tls_listen(tls_pair):
 def test_tls_probe_exit_codes_without_a_listener(tls_pair, data_dir, tmp_path):
     rc, out, _ = _probe(tls_pair)
     assert rc == 3 and out["kind"] == "unreachable" and out["ok"] is False
+    assert out["message"].startswith(f"peer party 'bob' at 127.0.0.2:{tls_pair['port']} (RayFed): nothing answers (")
     cp = run(["--config", tls_pair["alice"], "tls-probe", "--party", "alice"])
     assert cp.returncode == 2 and "own party" in cp.stderr
     cp = run(["--config", tls_pair["alice"], "tls-probe", "--party", "zed"])
