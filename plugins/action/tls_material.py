@@ -26,7 +26,7 @@ ARGUMENT_SPEC = {
     'dir': {'type': 'str', 'required': True},
     'renew_days': {'type': 'int', 'required': True},
     'renew': {'type': 'list', 'elements': 'str', 'default': []},
-    'pending': {'type': 'dict', 'default': {}},
+    'dry': {'type': 'bool', 'default': False},
     'peers_required': {'type': 'bool', 'default': True},
     'layout': {'type': 'dict', 'default': {}},
     'party': {'type': 'str', 'default': ''},
@@ -119,7 +119,7 @@ class ActionModule(ActionBase):
         try:
             report, data = tlslib.examine(args['stage'], plan, os.path.normpath(tls_dir), byo, peers,
                                           tlslib.now_utc(), args['renew_days'], renew=args['renew'],
-                                          pending=args['pending'], peers_required=args['peers_required'])
+                                          dry=args['dry'], peers_required=args['peers_required'])
         except (KeyError, TypeError, ValueError) as exc:
             raise AnsibleActionFail('tls_material: %s' % to_text(exc))
         if args['stage'] == 'final' and not (errors or report.errors):

@@ -356,6 +356,8 @@ class Report(object):
 
 
 def _check_validity(report, party, host, label, cert, now, renew_days, what):
+    if now is None:   # validity not asked for (does the material fit, timestamps aside?)
+        return
     start, end = not_before(cert), not_after(cert)
     if now < start:
         report.error(party, host, '%s: %s is not valid yet (not before %s; the controller\'s clock says %s)'
@@ -582,10 +584,11 @@ def _path_of(value):
     return os.path.expanduser(value.strip())
 
 
-def _generated_still_fits(files, party, head, address, depth, now, brought_ca=None):
-    """Whether the generated certificate + key on disk pass every check (expiry aside) for ``address`` against the
-    party's CA (``brought_ca``, or the generated CA with its key): then the role leaves them alone without even
-    asking community.crypto (a fast steady state)."""
+def _generated_still_fits(files, party, head, address, depth, brought_ca=None):
+    """Whether the generated certificate + key on disk pass every check for ``address`` against the party's CA
+    (``brought_ca``, or the generated CA with its key) - timestamps aside, as community.crypto's idempotency check
+    does: then the role leaves them alone without even asking community.crypto (a fast steady state), and a dry run
+    knows that nothing would be generated. An expired one is not re-signed by itself: rotate-certs.yml renews it."""
     needed = ('cert', 'key') if brought_ca else ('ca_cert', 'ca_key', 'cert', 'key')
     if not all(os.path.isfile(files[name]) for name in needed):
         return False
@@ -598,8 +601,8 @@ def _generated_still_fits(files, party, head, address, depth, now, brought_ca=No
     key, error_key = read_file(files['key'], files['key'])
     if error or error_cert or error_key:
         return False
-    ca_certs = check_ca_certificates(quiet, party, None, ca, now, None)
-    check_party_certificate(quiet, party, head, address, cert, key, ca_certs, depth, now, None)
+    ca_certs = check_ca_certificates(quiet, party, None, ca, None, None)
+    check_party_certificate(quiet, party, head, address, cert, key, ca_certs, depth, None, None)
     return not quiet.errors
 
 
@@ -610,7 +613,7 @@ def _material(value, var, party_dir_file, generated, label_generated):
     return read_file(party_dir_file, label_generated)
 
 
-def examine(stage, plan, tls_dir, byo, peers, now, renew_days, renew=(), pending=None, peers_required=True):
+def examine(stage, plan, tls_dir, byo, peers, now, renew_days, renew=(), dry=False, peers_required=True):
     """Look at the whole party PKI of a deployment; returns ``(report, result)``.
 
     ``stage`` ``layout`` (before generating): decides per managed party what is brought and what the role
@@ -620,11 +623,12 @@ def examine(stage, plan, tls_dir, byo, peers, now, renew_days, renew=(), pending
 
     ``plan`` is the deployment plan (``sf_plan``), ``byo`` party -> {variable: value} of the BYO variables that are
     set (:data:`BYO_VARS`), ``peers`` the ``sf_peer_parties`` mapping, ``renew`` the parties whose certificate is
-    renewed (rotate-certs.yml), ``pending`` party -> ['ca'|'cert'] that check mode did not generate (not checked,
-    published as pending).
+    renewed (rotate-certs.yml). ``dry`` (the final stage of a run that generated nothing: check mode, tls_generate
+    false): what generation would have made - a missing CA, a certificate that is missing, no longer fits or is
+    renewed - is not checked but published as ``pending``.
     """
     report = Report()
-    pending = pending or {}
+    pending = {}
     final = stage == 'final'
     tls = plan.get('tls') or {}
     depth = tls.get('verify_depth') or 1
@@ -676,10 +680,17 @@ def examine(stage, plan, tls_dir, byo, peers, now, renew_days, renew=(), pending
                 entry['signer'] = {'host': head, 'ca_var': None if ca_path else 'sf_tls_ca_cert', 'ca_path': ca_path,
                                    'key_var': None if key_path else 'sf_tls_ca_key', 'key_path': key_path}
             entry['current'] = party not in renew and _generated_still_fits(
-                files, party, head, address, depth, now, brought.get('sf_tls_ca_cert'))
+                files, party, head, address, depth, brought.get('sf_tls_ca_cert'))
         parties[party] = entry
 
-        waiting = set(pending.get(party) or [])
+        waiting = set()
+        if final and dry:
+            if sources['ca'] == 'generate' and not entry['ca_exists']:
+                waiting.add('ca')
+            if sources['cert'] == 'generate' and (waiting or not entry['current']):
+                waiting.add('cert')
+            if waiting:
+                pending[party] = sorted(waiting)
         ca_material = cert_material = key_material = None
         ca_label = '%s (generated CA)' % files['ca_cert']
         if sources['ca'] == 'brought' or (final and 'ca' not in waiting):
@@ -754,7 +765,7 @@ def examine(stage, plan, tls_dir, byo, peers, now, renew_days, renew=(), pending
         return report, {'parties': parties, 'peers': peer_entries}
     return report, {
         'enabled': True, 'verify_depth': depth, 'renew_days': renew_days, 'dir': tls_dir,
-        'pending': dict((party, sorted(items)) for party, items in pending.items() if items),
+        'pending': pending,
         'parties': published,
     }
 

@@ -49,12 +49,13 @@ options:
     type: list
     elements: str
     default: []
-  pending:
+  dry:
     description:
-      - O(stage=final) - party to the items (C(ca), C(cert)) a dry run did not generate; those are not checked and
-        are returned as pending.
-    type: dict
-    default: {}
+      - O(stage=final) - the run generated nothing (check mode, or the role's C(tls_generate=false)) - what it would
+        have generated (a missing CA; a certificate that is missing, no longer fits or is renewed) is not checked
+        and is returned as C(pending).
+    type: bool
+    default: false
   peers_required:
     description: C(false) makes a foreign party without a CA certificate a warning instead of an error.
     type: bool

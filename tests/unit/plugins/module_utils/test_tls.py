@@ -460,15 +460,38 @@ def test_examine_a_generated_ca_without_its_key(tmp_path):
                                                                       tmp_path / 'alice/ca.key'), 'move')
 
 
-def test_examine_pending_parts_are_not_checked(tmp_path):
-    report, tls = tlslib.examine('final', plan_of(), str(tmp_path), {}, {}, NOW, 30,
-                                 pending={'alice': ['ca', 'cert'], 'bob': ['ca', 'cert']})
+def test_examine_dry_run_publishes_what_it_would_generate(tmp_path):
+    report, tls = tlslib.examine('final', plan_of(), str(tmp_path), {}, {}, NOW, 30, dry=True)
     assert report.errors == []
     assert tls['pending'] == {'alice': ['ca', 'cert'], 'bob': ['ca', 'cert']}
     assert tls['parties']['alice']['cert'] is None and tls['parties']['alice']['pending'] == ['ca', 'cert']
-    # without the pending note the same directory is an error: the files are missing
+    assert tlslib.summary_lines(tls)[0] == 'alice: CA and certificate to be generated (a dry run: check mode, or ' \
+                                           'tls_generate=false)'
+    # after a real run the same directory without the files is an error
     report, _tls = tlslib.examine('final', plan_of(), str(tmp_path), {}, {}, NOW, 30)
     assert any('alice/ca.pem (generated CA): no such file on the controller' in e for e in report.errors)
+    # with the material there: nothing pending - but a certificate that no longer fits, or is renewed, is
+    alice = Party('alice', '203.0.113.10')
+    write_party(tmp_path, alice)
+    write_party(tmp_path, Party('bob', 'bob.example.org'))
+    report, tls = tlslib.examine('final', plan_of(), str(tmp_path), {}, {}, NOW, 30, dry=True)
+    assert report.errors == [] and tls['pending'] == {}
+    plan = plan_of()
+    plan['parties']['alice']['external_ip'] = '203.0.113.99'
+    report, tls = tlslib.examine('final', plan, str(tmp_path), {}, {}, NOW, 30, dry=True, renew=['bob'])
+    assert report.errors == [] and tls['pending'] == {'alice': ['cert'], 'bob': ['cert']}
+    assert tls['parties']['alice']['ca'][0]['fingerprint'] == tlslib.fingerprint(alice.ca)   # the CA is checked
+
+
+def test_an_expired_generated_certificate_is_not_pending_but_an_error(tmp_path):
+    alice = Party('alice', '203.0.113.10', not_before=NOW - 400 * DAY, not_after=NOW - DAY)
+    write_party(tmp_path, alice)
+    write_party(tmp_path, Party('bob', 'bob.example.org'))
+    report, layout = tlslib.examine('layout', plan_of(), str(tmp_path), {}, {}, NOW, 30)
+    assert layout['parties']['alice']['current']      # community.crypto would not re-sign it either
+    report, _tls = tlslib.examine('final', plan_of(), str(tmp_path), {}, {}, NOW, 30, dry=True)
+    only_error(report, "party 'alice', host 'alice-1': %s (generated): the party certificate expired on"
+               % (tmp_path / 'alice/cert.pem'))
 
 
 def test_examine_brought_material_signer_and_copies(tmp_path):
@@ -499,8 +522,8 @@ def test_examine_peer_sources(tmp_path):
                                                                  'file': None}
     report, _layout = tlslib.examine('layout', plan_of(carol=1), str(tmp_path), {}, {}, NOW, 30)
     only_error(report, "party 'carol': sf_peer_parties.carol.ca_cert is not set")
-    report, _layout = tlslib.examine('final', plan_of(carol=1), str(tmp_path), {}, {}, NOW, 30,
-                                     pending={'alice': ['ca', 'cert'], 'bob': ['ca', 'cert']}, peers_required=False)
+    report, _layout = tlslib.examine('final', plan_of(carol=1), str(tmp_path), {}, {}, NOW, 30, dry=True,
+                                     peers_required=False)
     assert report.errors == [] and len(report.warnings) == 1 and 'carol' in report.warnings[0]
 
 
