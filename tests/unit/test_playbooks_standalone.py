@@ -84,7 +84,10 @@ PLAN_TASK = re.compile(r'^TASK \[sfops\.secretflow\.plan : Validate the inventor
 BOILERPLATE_PLAY = re.compile(r'^PLAY \[Validate the inventory and compute the deployment plan \(once per run\)\]',
                               re.M)
 # Playbooks that never connect to a server.
-CONTROLLER_ONLY = ('boilerplate.yml', 'plan.yml', 'validate.yml')
+CONTROLLER_ONLY = ('boilerplate.yml', 'plan.yml', 'validate.yml', 'tls.yml', 'tls-export.yml', 'tls-import.yml',
+                   # until its distribution play (the node role's TLS tasks) runs - see the play's comment
+                   'rotate-certs.yml')
+TLS_TASK = re.compile(r'^TASK \[sfops\.secretflow\.tls : Check all TLS material\]', re.M)
 PLAYBOOKS = sorted(name for name in os.listdir(os.path.join(ROOT, 'playbooks')) if name.endswith('.yml'))
 
 
@@ -105,6 +108,10 @@ class Env(object):
                                 ANSIBLE_CACHE_PLUGIN_CONNECTION=os.path.join(path, 'facts'))
         rc, out = self.run(os.path.join(path, 'prime.yml'))
         assert rc == 0, out
+        # the parties' TLS material, once, before the playbooks run side by side and only read it
+        rc, out = self.run(os.path.join('playbooks', 'tls.yml'))
+        assert rc == 0, out
+        self.tls = os.path.join(path, 'credentials', 'tls')
 
     def run(self, playbook, *args):
         return run_playbook(playbook, self.inventory, args, env=self.env)
@@ -113,6 +120,22 @@ class Env(object):
 def validations(output):
     """How many times the deployment_plan action really ran (its task header appears only when it runs)."""
     return len(PLAN_TASK.findall(output))
+
+
+def tls_checks(output):
+    """How many times the tls role checked the TLS material."""
+    return len(TLS_TASK.findall(output))
+
+
+def standalone_args(env, name):
+    """What a playbook needs on the command line to run alone in the shared test environment."""
+    return {
+        'plan.yml': ['-e', 'sf_plan_file=%s' % os.path.join(env.path, 'plan.json')],
+        'tls-export.yml': ['-e', 'party=alice', '-e', 'dest=%s' % os.path.join(env.path, 'alice-ca.pem')],
+        'tls-import.yml': ['-e', 'party=carol', '-e', 'ca_file=%s' % os.path.join(env.tls, 'alice', 'ca.pem')],
+        # the other playbooks read the same TLS directory at the same time: only show what it would renew
+        'rotate-certs.yml': ['--check'],
+    }.get(name, [])
 
 
 @pytest.fixture(scope='module', name='env')
@@ -124,8 +147,7 @@ def env_fixture(tmp_path_factory):
 def standalone_fixture(env):
     """Every playbook run alone, a few at a time."""
     def one(name):
-        args = ['-e', 'sf_plan_file=%s' % os.path.join(env.path, 'plan.json')] if name == 'plan.yml' else []
-        return name, env.run(os.path.join('playbooks', name), *args)
+        return name, env.run(os.path.join('playbooks', name), *standalone_args(env, name))
     with ThreadPoolExecutor(max_workers=4) as pool:
         return dict(pool.map(one, PLAYBOOKS))
 
@@ -150,9 +172,16 @@ def test_playbook_runs_alone(standalone, name):
         assert all(rows[host]['unreachable'] == 1 for host in HOSTS), out
 
 
+@pytest.mark.parametrize('name', ['tls.yml', 'node.yml', 'preflight.yml', 'rotate-certs.yml', 'tls-export.yml'])
+def test_playbooks_that_need_the_tls_material_check_it(standalone, name):
+    _rc, out = standalone[name]
+    assert tls_checks(out) == 1, out
+
+
 def test_node_playbook_gets_past_its_controller_side_checks(standalone):
     _rc, out = standalone['node.yml']
-    for task in ('sfops.secretflow._common : Check that the deployment plan is there',
+    for task in ('sfops.secretflow.tls : Check all TLS material',
+                 'sfops.secretflow._common : Check that the deployment plan is there',
                  'sfops.secretflow.node : Check the node settings',
                  'sfops.secretflow._common : Check memory for the object store and /dev/shm'):
         assert re.search(r'^TASK \[%s\]' % re.escape(task), out, re.M), task
@@ -164,8 +193,11 @@ def test_site_validates_exactly_once(env):
     rc, out = env.run('site.yml', '--tags', 'always')
     assert rc == 0, out
     assert validations(out) == 1, out
-    # site.yml and each of the 7 playbooks it imports (status.yml through verify.yml) start with the boilerplate
-    assert len(BOILERPLATE_PLAY.findall(out)) == 8, out
+    # site.yml and each of the 8 playbooks it imports (status.yml through verify.yml, tls.yml) start with the
+    # boilerplate, and tls.yml is imported three times (site.yml, preflight.yml, node.yml)
+    assert len(BOILERPLATE_PLAY.findall(out)) == 11, out
+    assert tls_checks(out) == 1, out
+    assert out.count('PLAY [TLS material of the parties (once per run)]') == 3, out
     assert all(r['unreachable'] == 0 and r['failed'] == 0 for r in recap(out).values()), out
     for play in ('Preflight - prerequisites of every server', 'Docker Engine', 'Firewall', 'SecretFlow worker image',
                  'SecretFlow nodes', 'Verify - reachability (must reach, must NOT reach)',
@@ -177,6 +209,7 @@ def test_site_under_limit_validates_once(env):
     rc, out = env.run('site.yml', '--tags', 'always', '--limit', 'bob-1')
     assert rc == 0, out
     assert validations(out) == 1, out
+    assert tls_checks(out) == 1, out
     assert sorted(recap(out)) == ['bob-1'], out
 
 
