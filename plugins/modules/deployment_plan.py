@@ -24,7 +24,7 @@ description:
     C(sf_external_ip), C(sf_ray_role), the C(sf_*_port) variables, C(sf_job_slots), C(sf_worker_env),
     C(sf_ray_start_extra_args), C(sf_peer_parties), C(sf_spu_runtime_config), C(sf_tls_enabled),
     C(sf_tls_verify_depth)). Defaults come from the C(sfops.secretflow.plan) role.
-  - With C(sf_tls_enabled=false) every run returns a warning: the links between parties are then in clear.
+  - With C(sf_tls_enabled=false) every run returns a warning, since the links between parties are then in clear.
     The certificates are not part of the plan (role C(sfops.secretflow.tls) makes and checks them); the plan only
     checks that a peer's C(ca_cert) is a string (PEM text or a controller path).
 options:

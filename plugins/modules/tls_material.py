@@ -140,7 +140,7 @@ summary:
   type: list
   elements: str
 renewed:
-  description: O(stage=final) - C(party: serial OLD -> NEW) for each renewed party.
+  description: O(stage=final) - C(<party> - serial OLD -> NEW) for each renewed party.
   returned: stage final, success
   type: list
   elements: str
