@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from . import _topology, tlsprobe
 from .envhygiene import scrub_ray_env
@@ -37,8 +37,9 @@ class PeerTimeoutError(TimeoutError):
     pass
 
 
-# (targets {party: (host, port)}, seconds) -> tlsprobe.probe_until's verdicts; runs where RayFed's sender proxy runs
-Prober = Callable[[Dict[str, Any], float], Dict[str, Dict[str, Any]]]
+# How long a probe started before sf.init may keep retrying beyond peer_timeout_s: our own sf.init runs meanwhile
+# (the peer wait, and with it peer_timeout_s, starts after it). The job stops waiting for the probe at its deadline.
+PROBE_SF_INIT_ALLOWANCE_S = 120.0
 
 
 class JobRuntime:
@@ -110,29 +111,78 @@ def _peer_addresses(spec: Dict[str, Any]) -> Dict[str, str]:
     return {p: v["address"] for p, v in spec["cluster_config"]["parties"].items() if p != spec["self_party"]}
 
 
-def local_prober(job_tls: JobTls) -> Prober:
-    """Probe from this process (the party runs one Ray node: the driver's node is where the proxies run)."""
-    def run_probe(targets, seconds):
-        return tlsprobe.probe_until(targets, seconds, dict(job_tls.peer_ca_files), job_tls.cert, job_tls.key)
-    return run_probe
+class PeerProbe:
+    """The TLS probe of the job's peers (tlsprobe.probe_until), started BEFORE sf.init and collected after it:
+    it keeps retrying a peer that does not answer yet, so it sees each peer's receiver the moment it comes up -
+    also a peer that is about to give up because of the same TLS problem (our side of the failure then still
+    reaches us). ``result(timeout)``: the verdicts, or None when it has not concluded (``partial()``: what is known
+    so far, when the probe runs in this process)."""
+
+    def result(self, timeout: float) -> Optional[Dict[str, Dict[str, Any]]]:
+        raise NotImplementedError
+
+    def partial(self) -> Dict[str, Dict[str, Any]]:
+        return {}
 
 
-def remote_prober(job_tls: JobTls, options: Dict[str, Any]) -> Prober:
-    """Probe from a Ray task placed with ``options`` (the gateway resource: the party's Ray head, where RayFed's
-    sender proxy runs and dials out). tlsprobe is shipped by value: Ray workers need not import sfworker."""
-    import ray
+class LocalPeerProbe(PeerProbe):
+    """In a thread of the driver: the party runs one Ray node (nothing pinned), the proxies run here too."""
 
-    ray.cloudpickle.register_pickle_by_value(tlsprobe)
+    def __init__(self, job_tls: JobTls, targets: Dict[str, Any], seconds: float):
+        self._state: Dict[str, Dict[str, Any]] = {}
+        self._box: Dict[str, Any] = {}
+        self._done = threading.Event()
 
-    def probe_task(targets, seconds, ca_files, cert, key):
-        return tlsprobe.probe_until(targets, seconds, ca_files, cert, key)
+        def run():
+            try:
+                self._box["verdicts"] = tlsprobe.probe_until(targets, seconds, dict(job_tls.peer_ca_files),
+                                                            job_tls.cert, job_tls.key, state=self._state)
+            except BaseException as e:  # noqa: BLE001
+                self._box["error"] = e
+            finally:
+                self._done.set()
 
-    task = ray.remote(probe_task).options(num_cpus=0, max_retries=0, **options)
+        threading.Thread(target=run, name="tls-probe", daemon=True).start()
 
-    def run_probe(targets, seconds):
-        ref = task.remote(targets, seconds, dict(job_tls.peer_ca_files), job_tls.cert, job_tls.key)
-        return ray.get(ref, timeout=seconds + 60)
-    return run_probe
+    def result(self, timeout):
+        if not self._done.wait(max(0.0, timeout)):
+            return None
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box["verdicts"]
+
+    def partial(self):
+        return {p: dict(v) for p, v in list(self._state.items())}
+
+
+class RemotePeerProbe(PeerProbe):
+    """A Ray task placed with ``options`` (the gateway resource: the party's Ray head, where RayFed's sender proxy
+    runs and dials out). tlsprobe is shipped by value: Ray workers need not import sfworker."""
+
+    def __init__(self, job_tls: JobTls, targets: Dict[str, Any], seconds: float, options: Dict[str, Any]):
+        import ray
+
+        ray.cloudpickle.register_pickle_by_value(tlsprobe)
+
+        def probe_task(targets, seconds, ca_files, cert, key):
+            return tlsprobe.probe_until(targets, seconds, ca_files, cert, key)
+
+        task = ray.remote(probe_task).options(num_cpus=0, max_retries=0, **options)
+        self._ref = task.remote(targets, seconds, dict(job_tls.peer_ca_files), job_tls.cert, job_tls.key)
+
+    def result(self, timeout):
+        import ray
+
+        ready, _ = ray.wait([self._ref], timeout=max(0.0, timeout))
+        return ray.get(ready[0]) if ready else None
+
+
+def start_peer_probe(spec: Dict[str, Any], job_tls: JobTls, options: Optional[Dict[str, Any]]) -> PeerProbe:
+    targets = {p: tlsprobe.split_hostport(a) for p, a in _peer_addresses(spec).items()}
+    seconds = float(spec["peer_timeout_s"]) + PROBE_SF_INIT_ALLOWANCE_S
+    if options:
+        return RemotePeerProbe(job_tls, targets, seconds, options)
+    return LocalPeerProbe(job_tls, targets, seconds)
 
 
 def install_on_proxy_node(job_tls: JobTls, options: Dict[str, Any], timeout_s: float = 60.0) -> None:
@@ -155,13 +205,14 @@ def install_on_proxy_node(job_tls: JobTls, options: Dict[str, Any], timeout_s: f
 
 
 def wait_for_peers(spec: Dict[str, Any], timeout_s: float, job_tls: Optional[JobTls] = None,
-                   prober: Optional[Prober] = None) -> float:
+                   probe: Optional[PeerProbe] = None) -> float:
     """Wait until every peer's RayFed receiver answers; bounded by timeout_s.
 
-    With TLS, first a TLS handshake with each peer's fed port from where RayFed's sender proxy runs (``prober``):
-    "unreachable" is retried until timeout_s, any TLS verdict fails the job at once naming the peer, its address
-    and the reason (RayFed itself would retry a TLS failure for 60 s per message and then report nothing but
-    "send failed"). Then RayFed's own ping, which must return True (False = the send failed).
+    With TLS, first the verdicts of the TLS probe (``probe``, started before sf.init, from where RayFed's sender
+    proxy runs): a peer that does not answer is retried until timeout_s, any TLS verdict fails the job at once
+    naming the peer, its address and the reason (RayFed itself would retry a TLS failure for 60 s per message and
+    then report nothing but "send failed"). Then RayFed's own ping, which must return True (False = the send
+    failed).
 
     Replaces RayFed's own `barrier_on_initializing` ping loop, which retries 3600 times
     (~3 hours) and cannot be configured.
@@ -183,9 +234,11 @@ def wait_for_peers(spec: Dict[str, Any], timeout_s: float, job_tls: Optional[Job
         )
 
     if job_tls is not None and addrs:
-        assert prober is not None
-        targets = {p: tlsprobe.split_hostport(a) for p, a in addrs.items()}
-        verdicts = prober(targets, timeout_s)
+        assert probe is not None
+        verdicts = probe.result(timeout=end - time.monotonic())
+        if verdicts is None:  # still retrying: somebody never answered
+            known = probe.partial()
+            verdicts = {p: known.get(p) or {"kind": "unreachable", "detail": "nothing answered"} for p in addrs}
         bad = {p: v for p, v in verdicts.items() if v["kind"] not in ("ok", "unreachable")}
         if bad:
             # keep our receiver up a little: the peer's own probe then sees its side of this failure
@@ -225,6 +278,15 @@ def wait_for_peers(spec: Dict[str, Any], timeout_s: float, job_tls: Optional[Job
     return time.monotonic() - t0
 
 
+def tls_report(job_tls: Optional[JobTls]) -> Dict[str, Any]:
+    """The result's "tls": which certificate version the job used (the node role names version directories after
+    the certificate's serial), until when it is valid, which peers' CAs it trusted."""
+    if job_tls is None:
+        return {"enabled": False}
+    return {"enabled": True, "version": os.path.basename(job_tls.version_dir), "not_after": job_tls.not_after,
+            "trusted_peers": sorted(job_tls.peer_ca_files)}
+
+
 def assert_grpc_proxies() -> None:
     """RayFed's brpc_link backend never encrypts: make sure sf.init built the gRPC proxies (brpc_link uses one
     SenderReceiverProxyActor under both names)."""
@@ -262,6 +324,7 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
     pin_label: Optional[Dict[str, float]] = None
     pin_note: Optional[str] = None
     t_start = time.monotonic()
+    t_peer: Optional[float] = None
     if removed:
         print(f"sfworker.job: removed {sorted(removed)} from the environment", file=sys.stderr, flush=True)
 
@@ -325,15 +388,13 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
                 fed_proxies_without_cpu()
                 print(f"sfworker.job: pinning RayFed proxies and SPU runtime to Ray resource {pin_label}",
                       file=sys.stderr, flush=True)
-        prober: Optional[Prober] = None
+        probe: Optional[PeerProbe] = None
         if job_tls is not None:
             if pin_label:
                 # the proxies and the SPU runtime run on the Ray head: the bundle must be there, and the probe
                 # must dial from there
                 install_on_proxy_node(job_tls, {"resources": pin_label})
-                prober = remote_prober(job_tls, {"resources": pin_label})
-            else:
-                prober = local_prober(job_tls)
+            probe = start_peer_probe(spec, job_tls, {"resources": pin_label} if pin_label else None)
         sf.init(
             address=spec["ray_address"],
             cluster_config=spec["cluster_config"],
@@ -347,7 +408,9 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
             **kwargs,
         )
         assert_grpc_proxies()
-        timings["peer_wait"] = round(wait_for_peers(spec, float(spec["peer_timeout_s"]), job_tls, prober), 3)
+        t_peer = time.monotonic()
+        timings["peer_wait"] = round(wait_for_peers(spec, float(spec["peer_timeout_s"]), job_tls, probe), 3)
+        t_peer = None
         timings["init"] = round(time.monotonic() - t, 3)
 
         t = time.monotonic()
@@ -364,11 +427,14 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
         t = time.monotonic()
         output = dict(output or {})
         output["placement"] = collect_placement(rt, pin_label is not None, spec.get("gateway_resource"), pin_note)
+        output["tls"] = tls_report(job_tls)
         timings["placement"] = round(time.monotonic() - t, 3)
         timings["job_total"] = round(time.monotonic() - t_start, 3)
         out.write({"ok": True, "output": output, "timings": timings})
     except BaseException as e:  # noqa: BLE001  includes SystemExit/KeyboardInterrupt from RayFed
         on_error = True
+        if t_peer is not None:  # how long the peer wait ran before it failed (a TLS failure: well below the timeout)
+            timings["peer_wait"] = round(time.monotonic() - t_peer, 3)
         timings["job_total"] = round(time.monotonic() - t_start, 3)
         out.write({
             "ok": False,

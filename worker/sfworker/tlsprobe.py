@@ -119,15 +119,17 @@ def probe(host: str, port: int, ca_file: str, cert_file: Optional[str] = None, k
 
 def probe_until(targets: Dict[str, Tuple[str, int]], deadline_s: float, ca_files: Dict[str, str],
                 cert_file: Optional[str], key_file: Optional[str], check_hostname: bool = True,
-                alpn: Optional[Sequence[str]] = ("h2",), interval_s: float = 0.5) -> Dict[str, Dict[str, Any]]:
+                alpn: Optional[Sequence[str]] = ("h2",), interval_s: float = 0.5,
+                state: Optional[Dict[str, Dict[str, Any]]] = None) -> Dict[str, Dict[str, Any]]:
     """Probe every target (name -> (host, port)) in parallel, retrying only "unreachable", until each has a
     verdict or ``deadline_s`` seconds passed. Returns as soon as one target has a verdict other than ok and
     unreachable (fail fast), or all are ok. name -> {kind, detail, attempts, seconds}; a target still
-    unreachable at the end keeps kind "unreachable" and its last detail."""
+    unreachable at the end keeps kind "unreachable" and its last detail. ``state``: a dict kept up to date
+    while it runs (for a caller that stops waiting earlier)."""
     t0 = time.monotonic()
     end = t0 + deadline_s
-    out: Dict[str, Dict[str, Any]] = {n: {"kind": "unreachable", "detail": "not tried", "attempts": 0,
-                                         "seconds": 0.0} for n in targets}
+    out: Dict[str, Dict[str, Any]] = state if state is not None else {}
+    out.update({n: {"kind": "unreachable", "detail": "not tried", "attempts": 0, "seconds": 0.0} for n in targets})
     lock = threading.Lock()
     decided = threading.Event()
 

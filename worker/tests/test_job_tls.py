@@ -61,33 +61,40 @@ def verdicts(**kinds):
     return {p: {"kind": k, "detail": d, "attempts": 1, "seconds": 0.1} for p, (k, d) in kinds.items()}
 
 
+class FakeProbe(job.PeerProbe):
+    """A probe that has concluded with ``done`` (or, with done=None, is still retrying and knows ``known``)."""
+
+    def __init__(self, done=None, known=None):
+        self.done, self.known, self.waited = done, known or {}, []
+
+    def result(self, timeout):
+        self.waited.append(timeout)
+        return self.done
+
+    def partial(self):
+        return self.known
+
+
 def test_a_tls_verdict_fails_at_once_naming_peer_address_and_cause(spec, fake_fed):
     answers, sent = fake_fed
-    asked = {}
-
-    def prober(targets, seconds):
-        asked.update(targets=targets, seconds=seconds)
-        return verdicts(bob=("unknown_ca", "verify_code=20 unable to get local issuer certificate"),
-                        carol=("unreachable", "ConnectionRefusedError: [Errno 111] Connection refused"))
-
+    probe = FakeProbe(verdicts(bob=("unknown_ca", "verify_code=20 unable to get local issuer certificate"),
+                               carol=("unreachable", "ConnectionRefusedError: [Errno 111] Connection refused")))
     with pytest.raises(PeerTlsError) as ei:
-        wait_for_peers(spec, 30, JT, prober)
+        wait_for_peers(spec, 30, JT, probe)
     assert str(ei.value) == (
         "peer party 'bob' at 127.0.0.2:19003 (RayFed): TLS failure: unknown CA (verify_code=20 unable to get local "
         "issuer certificate): the certificate bob presented is not signed by the CA we have for bob "
         "(/t/peers/bob.pem)")
-    assert asked == {"targets": {"bob": ("127.0.0.2", 19003), "carol": ("127.0.0.3", 19003)}, "seconds": 30}
+    assert len(probe.waited) == 1 and 29 < probe.waited[0] <= 30  # waits for the verdicts at most peer_timeout_s
     assert sent == []  # no RayFed message to a peer that failed TLS
 
 
 def test_a_refused_certificate_is_named_too(spec, fake_fed):
-    def prober(targets, seconds):
-        return verdicts(bob=("ok", "TLSv1.3 alpn=h2"),
-                        carol=("peer_rejected_us", "it closed the connection right after the handshake"))
-
+    probe = FakeProbe(verdicts(bob=("ok", "TLSv1.3 alpn=h2"),
+                               carol=("peer_rejected_us", "it closed the connection right after the handshake")))
     with pytest.raises(PeerTlsError, match=r"^peer party 'carol' at 127.0.0.3:19003 \(RayFed\): TLS failure: carol "
                                            r"refused our certificate .*\(ours is valid until Jan  1 00:00:00 2030 GMT\)"):
-        wait_for_peers(spec, 30, JT, prober)
+        wait_for_peers(spec, 30, JT, probe)
 
 
 def test_the_linger_keeps_our_receiver_up_for_the_peers_probe(spec, fake_fed, monkeypatch):
@@ -95,23 +102,26 @@ def test_the_linger_keeps_our_receiver_up_for_the_peers_probe(spec, fake_fed, mo
     monkeypatch.setattr(job, "LINGER_AFTER_FAILURE_S", 5.0)
     monkeypatch.setattr(job.time, "sleep", slept.append)
     with pytest.raises(PeerTlsError):
-        wait_for_peers(spec, 30, JT, lambda t, s: verdicts(bob=("name_mismatch", "x"), carol=("ok", "y")))
+        wait_for_peers(spec, 30, JT, FakeProbe(verdicts(bob=("name_mismatch", "x"), carol=("ok", "y"))))
     assert len(slept) == 1 and 4.9 < slept[0] <= 5.0
 
 
 def test_unreachable_until_the_deadline_is_a_peer_timeout(spec, fake_fed):
-    def prober(targets, seconds):
-        return verdicts(bob=("ok", "TLSv1.3"), carol=("unreachable", "ConnectionRefusedError: refused"))
-
+    """The probe (started before sf.init, still retrying carol) has not concluded when peer_timeout_s is over."""
+    still = FakeProbe(None, verdicts(bob=("ok", "TLSv1.3"), carol=("unreachable", "ConnectionRefusedError: refused")))
     with pytest.raises(PeerTimeoutError, match=r"^peer 'carol' at 127.0.0.3:19003 did not join job sfjob-\w+ within "
                                                r"30s .*last error: carol: TLS probe: unreachable \(ConnectionRefused"):
-        wait_for_peers(spec, 30, JT, prober)
+        wait_for_peers(spec, 30, JT, still)
+    blind = FakeProbe(None)  # a probe in a Ray task: no partial results
+    with pytest.raises(PeerTimeoutError, match=r"^peers 'bob' at 127.0.0.2:19003, 'carol' at 127.0.0.3:19003 did not "
+                                               r"join .*bob: TLS probe: unreachable \(nothing answered\)"):
+        wait_for_peers(spec, 30, JT, blind)
 
 
 def test_all_ok_then_the_rayfed_ping(spec, fake_fed):
     answers, sent = fake_fed
     answers.update(bob=True, carol=True)
-    assert wait_for_peers(spec, 30, JT, lambda t, s: verdicts(bob=("ok", ""), carol=("ok", ""))) >= 0
+    assert wait_for_peers(spec, 30, JT, FakeProbe(verdicts(bob=("ok", ""), carol=("ok", "")))) >= 0
     assert sorted(sent) == ["bob", "carol"]
 
 
@@ -160,3 +170,30 @@ def test_spu_link_hint_names_the_party_of_the_rank(spec):
         "port did not answer or refused the TLS handshake; the reason is in the SPU runtime's brpc log on this "
         "party's Ray head]")
     assert spu_link_hint("something else", spec) == ""
+
+
+def test_the_result_says_which_certificate_the_job_used():
+    assert job.tls_report(JT) == {"enabled": True, "version": "v1", "not_after": "Jan  1 00:00:00 2030 GMT",
+                                  "trusted_peers": ["bob", "carol"]}
+    assert job.tls_report(None) == {"enabled": False}
+
+
+def test_the_local_probe_runs_in_the_background_and_reports_partial_results(spec, monkeypatch):
+    """Started before sf.init: result() does not block the job longer than asked; partial() shows the retries."""
+    started = []
+
+    def slow_probe_until(targets, seconds, ca_files, cert, key, state=None):
+        started.append((targets, seconds, ca_files, cert, key))
+        state.update({p: {"kind": "unreachable", "detail": "refused", "attempts": 3, "seconds": 1.0} for p in targets})
+        time.sleep(0.5)
+        return {p: {"kind": "ok", "detail": "", "attempts": 4, "seconds": 1.5} for p in targets}
+
+    monkeypatch.setattr(job.tlsprobe, "probe_until", slow_probe_until)
+    probe = job.start_peer_probe(spec, JT, None)
+    assert isinstance(probe, job.LocalPeerProbe)
+    assert probe.result(timeout=0.05) is None
+    assert probe.partial()["carol"]["attempts"] == 3
+    assert {p: v["kind"] for p, v in probe.result(timeout=5).items()} == {"bob": "ok", "carol": "ok"}
+    targets, seconds, ca_files, cert, key = started[0]
+    assert targets == {"bob": ("127.0.0.2", 19003), "carol": ("127.0.0.3", 19003)}
+    assert seconds == 120 + job.PROBE_SF_INIT_ALLOWANCE_S and ca_files == JT.peer_ca_files and cert == JT.cert
