@@ -38,10 +38,16 @@ SPU_LINK_DESC_KEYS = {
 }
 
 
+# At least this many SPU link attempts (~28 s): both parties create their SPU runtime actor only after the RayFed
+# ping, and a fresh actor (a new Ray worker process importing SPU) starts 10+ s later on one side than on the other
+# on a busy machine (measured: one attempt made two-party jobs fail under load).
+SPU_MIN_CONNECT_ATTEMPTS = 3
+
+
 def spu_connect_retry_times(peer_timeout_s: float) -> int:
     """SPU link setup attempts within about peer_timeout_s: each failed attempt costs ~9.4 s inside yacl (its
     TestSend retries 3 times, sleeping 1+3+5 s; not settable through SecretFlow) plus the 1 s interval."""
-    return max(1, int(math.ceil(peer_timeout_s / 10.0)))
+    return max(SPU_MIN_CONNECT_ATTEMPTS, int(math.ceil(peer_timeout_s / 10.0)))
 
 
 def refuse_security_keys(where: str, given: Any, extra: Optional[Dict[str, str]] = None) -> None:

@@ -94,7 +94,7 @@ def test_overrides(cfg):
     p["spu_config"] = {"link_desc": {"recv_timeout_ms": 1000}}
     spec = build_job_spec(cfg, "r", p)
     assert spec["ray_address"] == "10.0.0.1:6379" and spec["job_name"] == "custom_job"
-    assert spec["peer_timeout_s"] == 5 and spec["spu_link_desc"]["connect_retry_times"] == 1
+    assert spec["peer_timeout_s"] == 5 and spec["spu_link_desc"]["connect_retry_times"] == 3
     assert spec["cross_silo_comm_options"] == {"timeout_in_ms": 1000}
     assert spec["spu_link_desc"]["recv_timeout_ms"] == 1000
     assert spec["gateway_resource"] == "sf_gateway"
@@ -190,11 +190,12 @@ def test_task_params_not_mapping(cfg, params):
         build_job_spec(cfg, "r", params)
 
 
-@pytest.mark.parametrize("peer_timeout_s,attempts", [(1, 1), (5, 1), (10, 1), (10.5, 2), (60, 6), (120, 12),
+@pytest.mark.parametrize("peer_timeout_s,attempts", [(1, 3), (10, 3), (30, 3), (30.5, 4), (60, 6), (120, 12),
                                                      (3600, 360)])
 def test_spu_link_attempts_fit_peer_timeout(peer_timeout_s, attempts):
-    """Each failed SPU link attempt costs ~9.4 s inside yacl: ceil(peer_timeout_s / 10) attempts, not one per
-    second (which made a dead SPU peer fail after ~20 minutes for peer_timeout_s=120)."""
+    """Each failed SPU link attempt costs ~9.4 s inside yacl: ceil(peer_timeout_s / 10) attempts (at least 3, for
+    the skew between the parties' SPU runtime start-ups), not one per second (which made a dead SPU peer fail
+    after ~20 minutes for peer_timeout_s=120)."""
     assert spu_connect_retry_times(peer_timeout_s) == attempts
 
 
