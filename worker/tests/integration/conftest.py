@@ -11,6 +11,14 @@ would put the fed proxies and the SPU runtime next to the driver on alice-w1; th
 they run on alice-head. bob has one Ray node without sf_gateway (unpinned, with a warning).
 RayFed's gRPC server binds [::]:<port> whatever listen_addr says, so on ONE machine the
 parties need distinct fed/SPU ports (on real servers they can all use the same ones).
+
+TLS between the parties is on (the deployment's default): the fixture makes a small PKI per run (a CA per party,
+party certificates with IP SAN = the party's external address and EKU serverAuth+clientAuth) and lays the files
+out exactly as the node role does: <party>/tls/<version>/{cert.pem,key.pem}, <party>/tls/current -> <version>,
+<party>/tls/peers/<other party>.pem. Spare versions (a certificate from a CA nobody trusts, one with a wrong SAN)
+sit next to the good one; tests switch `current` like a certificate rotation does, between jobs.
+The `plaintext_workers` fixture adds, on demand, a second sfworker per party rendered from the same inventory with
+sf_tls_enabled: false, on its own queue (the control job of the packet capture).
 """
 
 from __future__ import annotations
@@ -27,10 +35,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List
 
+import contextlib
+
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from helpers import plan_defaults, plan_lib, start_redis  # noqa: E402
+import pki  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
 PEER_TIMEOUT_S = 10
@@ -62,7 +73,10 @@ def _node_port_vars(base: int) -> Dict[str, int]:
     }
 
 
-def deployment_plan():
+PLAINTEXT_QUEUE = "plaintext_queue"
+
+
+def deployment_plan(tls_enabled: bool = True):
     """The deployment plan of this test's parties, built by the collection's own plan code from an inventory
     (alice and bob managed, carol a peer party that never shows up). The workers' configs are rendered from it
     with the plan's worker_config, the function behind the node role's worker.yml."""
@@ -84,6 +98,8 @@ def deployment_plan():
              for name, v in PARTIES.items() if name not in RUNNING}
     for hv in hosts.values():
         hv["sf_peer_parties"] = peers
+        if not tls_enabled:
+            hv["sf_tls_enabled"] = False
     return planlib.build_plan_or_raise(
         {"parties": parties, "stray_hosts": [], "hosts": hosts, "defaults": plan_defaults()})
 
@@ -102,9 +118,50 @@ class Party:
     procs: Dict[str, subprocess.Popen] = field(default_factory=dict)
     logs: Dict[str, str] = field(default_factory=dict)
     app: object = None
+    tls_dir: str = ""
+    # installed certificate versions: "good" (current), "untrusted" (a CA no peer trusts), "bad_san" (wrong SAN)
+    versions: Dict[str, str] = field(default_factory=dict)
 
     def send(self, name, args=None, queue="secretflow_queue"):
         return self.app.send_task(name, args=args or [], queue=queue)
+
+    @contextlib.contextmanager
+    def certificate(self, which: str):
+        """Point tls/current at another installed version (as a rotation does) for the jobs started inside."""
+        pki.switch_current(self.tls_dir, self.versions[which])
+        try:
+            yield self.versions[which]
+        finally:
+            pki.switch_current(self.tls_dir, self.versions["good"])
+
+
+def make_pki(base: str) -> Dict[str, Dict[str, str]]:
+    """A CA per party (carol's too: she is a declared peer) plus an outsider CA; per running party its tls dir in
+    the node role's layout with three versions. -> party -> {tls_dir, good, untrusted, bad_san}."""
+    cas = {name: pki.make_ca(name) for name in [*PARTIES, "mallory"]}
+    out = {}
+    for name in RUNNING:
+        ip = PARTIES[name][0]
+        tls_dir = os.path.join(base, name, "tls")
+        good = pki.make_leaf(cas[name], f"{name} party", [ip])
+        untrusted = pki.make_leaf(cas["mallory"], f"{name} party", [ip])        # nobody trusts mallory's CA
+        bad_san = pki.make_leaf(cas[name], f"{name} party", ["127.0.0.99"])     # the right CA, the wrong address
+        versions = {"untrusted": "untrusted-" + untrusted.serial_hex, "bad_san": "badsan-" + bad_san.serial_hex}
+        pki.install_version(tls_dir, versions["untrusted"], untrusted)
+        pki.install_version(tls_dir, versions["bad_san"], bad_san)
+        versions["good"] = pki.install_party(tls_dir, good, {p: cas[p] for p in PARTIES if p != name})
+        out[name] = dict(versions, tls_dir=tls_dir)
+    # carol never runs, but tests act as her client: her certificate and key, and her copy of alice's CA
+    carol = pki.make_leaf(cas["carol"], "carol party", [PARTIES["carol"][0]])
+    cdir = os.path.join(base, "carol")
+    CAROL_CLIENT.update(cert=pki.write(os.path.join(cdir, "cert.pem"), carol.cert_pem),
+                        key=pki.write(os.path.join(cdir, "key.pem"), carol.key_pem(), 0o600),
+                        alice_ca=pki.write(os.path.join(cdir, "alice-ca.pem"), cas["alice"].pem))
+    return out
+
+
+# filled by make_pki: carol's client certificate/key and alice's CA as carol has it
+CAROL_CLIENT: Dict[str, str] = {}
 
 
 def _port_free(ip: str, port: int) -> bool:
@@ -239,6 +296,7 @@ def two_parties():
     started: List[subprocess.Popen] = []
     t0 = time.monotonic()
     try:
+        tls_files = make_pki(base)
         for name in RUNNING:
             ip, rbase, _, _ = PARTIES[name]
             ports = [rbase + i for i in range(8)] + [PARTIES[name][2], PARTIES[name][3]]
@@ -253,6 +311,7 @@ def two_parties():
             pdir = os.path.join(base, name)
             data_dir = os.path.join(pdir, "data")
             os.makedirs(data_dir)
+            tls = tls_files[name]
             rproc, redis_url, _ = start_redis(pdir, password=f"pw-{name}-x1")
             started.append(rproc)
             log = os.path.join(pdir, "ray.log")
@@ -271,8 +330,9 @@ def two_parties():
             # job driver runs there): the plan's worker_config, plus two settings the role leaves at their defaults.
             cfgd = planlib.worker_config(plan, node_id, {
                 "queue": "secretflow_queue", "data_dir": data_dir, "concurrency": 2, "peer_timeout_s": PEER_TIMEOUT_S,
-                "job_timeout_s": 300, "log_level": "info", "redis_url": redis_url})
+                "job_timeout_s": 300, "log_level": "info", "redis_url": redis_url, "tls_dir": tls["tls_dir"]})
             cfgd.update(work_dir=os.path.join(pdir, "work"), slot_wait_timeout_s=120)
+            assert cfgd["tls"] == {"dir": tls["tls_dir"], "verify_depth": 2}, cfgd  # TLS on by default
             # the plan's values are the ones the Ray commands above use
             assert (cfgd["party"], cfgd["node_id"], cfgd["node_ip"]) == (name, node_id, node_ip), cfgd
             assert cfgd["ray_address"] == f"{ip}:{rbase}" and cfgd["job_slots"] == JOB_SLOTS, cfgd
@@ -284,7 +344,8 @@ def two_parties():
             with open(config_path, "w") as f:
                 json.dump(cfgd, f)  # JSON is valid YAML
             parties[name] = Party(name, ip, redis_url, config_path, data_dir, f"{ip}:{rbase}", node_id, node_ip,
-                                  ray_nodes=ray_nodes, procs=procs, logs=logs)
+                                  ray_nodes=ray_nodes, procs=procs, logs=logs, tls_dir=tls["tls_dir"],
+                                  versions={k: v for k, v in tls.items() if k != "tls_dir"})
 
         for name, (wnode, wip, wbase) in WORKER_NODES.items():
             p = parties[name]
@@ -305,14 +366,7 @@ def two_parties():
 
         for p in parties.values():
             log = os.path.join(os.path.dirname(p.config_path), "worker.log")
-            env = dict(os.environ)
-            env["RAY_ADDRESS"] = "10.255.255.1:6379"  # hygiene check: the worker must ignore this
-            env["PYTHONUNBUFFERED"] = "1"
-            wp = subprocess.Popen(
-                [os.path.join(BIN, "sfworker"), "--config", p.config_path, "worker"],
-                stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True, env=env,
-                cwd=os.path.dirname(p.config_path),  # Ray/SPU write spu.log etc. into the cwd
-            )
+            wp = start_worker(p.config_path, log)
             started.append(wp)
             p.procs["worker"] = wp
             p.logs["worker"] = log
@@ -351,6 +405,47 @@ def two_parties():
               file=sys.stderr)
         if os.environ.get("SFW_KEEP_TMP") != "1":
             shutil.rmtree(base, ignore_errors=True)
+
+
+def start_worker(config_path: str, log: str) -> subprocess.Popen:
+    env = dict(os.environ)
+    env["RAY_ADDRESS"] = "10.255.255.1:6379"  # hygiene check: the worker must ignore this
+    env["PYTHONUNBUFFERED"] = "1"
+    return subprocess.Popen(
+        [os.path.join(BIN, "sfworker"), "--config", config_path, "worker"],
+        stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True, env=env,
+        cwd=os.path.dirname(config_path),  # Ray/SPU write spu.log etc. into the cwd
+    )
+
+
+@pytest.fixture(scope="session")
+def plaintext_workers(two_parties):
+    """A second sfworker per party on queue plaintext_queue, its config rendered by the plan's worker_config from
+    the same inventory with sf_tls_enabled: false (tls: null). Same Redis, same Ray clusters, same job slots."""
+    planlib = plan_lib()
+    plan = deployment_plan(tls_enabled=False)
+    assert plan["tls"]["enabled"] is False
+    procs = []
+    try:
+        for p in two_parties.values():
+            pdir = os.path.dirname(p.config_path)
+            cfgd = planlib.worker_config(plan, p.node_id, {
+                "queue": PLAINTEXT_QUEUE, "data_dir": p.data_dir, "concurrency": 1, "peer_timeout_s": PEER_TIMEOUT_S,
+                "job_timeout_s": 300, "log_level": "info", "redis_url": p.redis_url, "tls_dir": p.tls_dir})
+            assert cfgd["tls"] is None, cfgd
+            cfgd.update(work_dir=os.path.join(pdir, "work-plain"), slot_wait_timeout_s=120)
+            path = os.path.join(pdir, "config-plain.yml")
+            with open(path, "w") as f:
+                json.dump(cfgd, f)
+            log = os.path.join(pdir, "worker-plain.log")
+            procs.append(start_worker(path, log))
+            p.logs["worker-plain"] = log
+        for p in two_parties.values():
+            p.send("tasks.secretflow.hello.hello_task", queue=PLAINTEXT_QUEUE).get(timeout=60)
+        yield two_parties
+    finally:
+        for proc in procs:
+            _kill_group(proc)
 
 
 @pytest.fixture

@@ -1,8 +1,11 @@
 """Real two-party run: Redis + Ray + sfworker per party, SecretFlow PSI and secure sum in
-production mode, jobs sent with plain Celery send_task to both parties' queues."""
+production mode over mutual TLS (the default), jobs sent with plain Celery send_task to both parties' queues.
+Also: a certificate from a CA the other party does not trust and certificates whose SAN does not name the address
+fail both jobs well within peer_timeout_s, each naming the peer and its side of the TLS failure."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -13,6 +16,7 @@ import uuid
 
 import pytest
 
+import capture
 from conftest import GATEWAY_RESOURCE, PARTIES, PEER_TIMEOUT_S, WORKER_NODES
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("dump_logs_on_failure")]
@@ -43,6 +47,24 @@ def _assert_placement(parties, results):
     pb = results["bob"]["placement"]
     assert pb["pinned"] is False and "not offered" in pb["note"] and pb["gateway_nodes"] == [], pb
     assert pb["driver"] == pb["receiver_proxy"] == pb["sender_proxy"] == pb["spu_runtime"] == "bob-head", pb
+
+
+# what test_psi_via_submit_tool captured, for test_psi_traffic_was_encrypted
+CAPTURED = {}
+
+
+def _assert_tls_used(parties, results):
+    """Each party's job ran with its current certificate version and trusted exactly its peer's CA."""
+    for name, r in results.items():
+        assert r["tls"] == {"enabled": True, "version": parties[name].versions["good"],
+                            "not_after": r["tls"]["not_after"],
+                            "trusted_peers": [p for p in ("alice", "bob") if p != name]}, r["tls"]
+        assert r["tls"]["not_after"].endswith("GMT")
+
+
+def job_ports(slot):
+    """The fed and SPU ports of both running parties in job slot ``slot``."""
+    return {f"{n}-{kind}": PARTIES[n][i] + slot for n in ("alice", "bob") for kind, i in (("fed", 2), ("spu", 3))}
 
 
 def _write_csv(path, header, rows):
@@ -99,6 +121,7 @@ def test_secure_sum(two_parties):
             assert isinstance(r["timings"][k], (int, float))
     assert res["alice"]["job_name"] == res["bob"]["job_name"] and res["alice"]["job_slot"] == res["bob"]["job_slot"]
     _assert_placement(two_parties, res)
+    _assert_tls_used(two_parties, res)
     print(f"\n[integration] secure_sum took {took:.1f}s; timings alice={res['alice']['timings']} bob={res['bob']['timings']}",
           file=sys.stderr)
     # status events in each party's Redis
@@ -113,15 +136,24 @@ def test_secure_sum(two_parties):
         r.close()
 
 
-def test_psi_via_submit_tool(two_parties):
+def psi_keys(token, ids):
+    """Input keys long and random enough that finding one in a packet capture cannot be chance."""
+    return {i: f"uid-{token}-{i:04d}" for i in ids}
+
+
+def test_psi_via_submit_tool(two_parties, tmp_path):
+    """PSI over TLS; when the test runs as root, under a packet capture of the job's fed and SPU ports (see
+    test_psi_traffic_was_encrypted)."""
     from sfworker.submit import submit_job
 
     a, b = two_parties["alice"], two_parties["bob"]
+    token = uuid.uuid4().hex
     a_ids = list(range(0, 300, 2))    # even
     b_ids = list(range(0, 300, 3))    # multiples of 3
-    _write_csv(os.path.join(a.data_dir, "a.csv"), ["uid", "age"], [[f"u{i}", i % 70] for i in reversed(a_ids)])
-    _write_csv(os.path.join(b.data_dir, "b.csv"), ["uid", "score"], [[f"u{i}", i * 10] for i in b_ids])
-    inter = sorted({f"u{i}" for i in a_ids} & {f"u{i}" for i in b_ids})
+    keys = psi_keys(token, range(300))
+    _write_csv(os.path.join(a.data_dir, "a.csv"), ["uid", "age"], [[keys[i], i % 70] for i in reversed(a_ids)])
+    _write_csv(os.path.join(b.data_dir, "b.csv"), ["uid", "score"], [[keys[i], i * 10] for i in b_ids])
+    inter = sorted({keys[i] for i in a_ids} & {keys[i] for i in b_ids})
     params = {
         "task_config": {
             "task_type": "psi", "keys": ["uid"], "protocol": "KKRT_PSI_2PC", "sort": True,
@@ -131,11 +163,16 @@ def test_psi_via_submit_tool(two_parties):
         },
         "sf_init_config": {"job_slot": 1},
     }
+    cap = None if capture.skip_reason() else capture.Capture(str(tmp_path / "psi-tls.pcap"), job_ports(1).values())
     t = time.monotonic()
-    out = submit_job({n: p.redis_url for n, p in two_parties.items()}, params, f"psi-{uuid.uuid4().hex[:8]}",
-                     timeout_s=300)
+    with cap or contextlib.nullcontext():
+        out = submit_job({n: p.redis_url for n, p in two_parties.items()}, params, f"psi-{uuid.uuid4().hex[:8]}",
+                         timeout_s=300)
     took = time.monotonic() - t
     assert out["ok"], json.dumps(out, indent=1)
+    if cap is not None:
+        CAPTURED["psi"] = {"packets": cap.packets(), "keys": list(keys.values()),
+                           "job_name": out["results"]["alice"]["result"]["job_name"]}
     for name, r in out["results"].items():
         res = r["result"]
         assert res["job_slot"] == 1 and res["intersection_count"] == len(inter)
@@ -147,10 +184,37 @@ def test_psi_via_submit_tool(two_parties):
     assert sorted(r[0] for r in rows_a) == inter and sorted(r[0] for r in rows_b) == inter
     assert len(rows_a) == len(inter) and len(rows_b) == len(inter)
     # rows kept intact
-    assert all(int(r[1]) == int(r[0][1:]) % 70 for r in rows_a)
-    assert all(int(r[1]) == int(r[0][1:]) * 10 for r in rows_b)
+    assert all(int(r[1]) == int(r[0].rsplit("-", 1)[1]) % 70 for r in rows_a)
+    assert all(int(r[1]) == int(r[0].rsplit("-", 1)[1]) * 10 for r in rows_b)
+    _assert_tls_used(two_parties, {n: r["result"] for n, r in out["results"].items()})
     print(f"\n[integration] psi took {took:.1f}s; alice result: {json.dumps(out['results']['alice']['result'])}",
           file=sys.stderr)
+
+
+def test_psi_traffic_was_encrypted(two_parties):
+    """The capture of the PSI job above (alice's and bob's fed and SPU ports of its slot): every connection starts
+    with a TLS handshake both ways, application data goes in TLS records, and neither an input key nor the job
+    name appears anywhere in the capture. test_plaintext_control_capture proves the same capture sees the job name
+    of a plaintext job."""
+    reason = capture.skip_reason()
+    if reason:
+        pytest.skip(reason)
+    if "psi" not in CAPTURED:
+        pytest.fail("test_psi_via_submit_tool did not record a capture (it runs first; did it fail?)")
+    got = CAPTURED["psi"]
+    pk = got["packets"]
+    for name, port in job_ports(1).items():
+        to, back = pk.flows_to(port), pk.flows_from(port)
+        assert to and back, f"no traffic on {name} port {port} captured: the filter or the ports are wrong"
+        for flow, chunks in list(to.items()) + list(back.items()):
+            assert capture.is_tls_record(chunks[0], 22), (name, flow, chunks[0][:24])  # Client/ServerHello first
+    records = [c for chunks in pk.flows.values() for c in chunks if capture.is_tls_record(c, 23)]
+    assert records, "no TLS application data records"
+    assert got["job_name"].encode() not in pk.raw
+    leaked = [k for k in got["keys"] if k.encode() in pk.raw]
+    assert not leaked, f"{len(leaked)} input keys in clear, e.g. {leaked[:3]}"
+    print(f"\n[integration] PSI capture: {len(pk.flows)} flows, {pk.payload_bytes()} payload bytes, "
+          f"{len(records)} TLS application data records, no key or job name in clear", file=sys.stderr)
 
 
 def test_bad_params_fail_cleanly_and_worker_survives(two_parties):
@@ -174,7 +238,105 @@ def test_bad_params_fail_cleanly_and_worker_survives(two_parties):
     assert a.send(HELLO).get(timeout=30)["party"] == "alice"
 
 
+# long enough that "well within" means something: a TLS failure must not wait for it
+TLS_PEER_TIMEOUT_S = 60
+
+
+def _sum_params(two_parties, slot):
+    for p in two_parties.values():
+        _write_csv(os.path.join(p.data_dir, "t.csv"), ["v"], [[1], [2]])
+    return {"task_config": {"task_type": "secure_sum", "column": "v", "job_slot": slot,
+                            "input_paths": {"alice": "t.csv", "bob": "t.csv"}},
+            "sf_init_config": {"peer_timeout_s": TLS_PEER_TIMEOUT_S}}
+
+
+def _both_fail(two_parties, params):
+    """Send the job to both parties; -> {party: (error text, seconds until the error, peer_wait of the job)}."""
+    import redis
+
+    tid = f"tls-{uuid.uuid4().hex[:8]}"
+    t = time.monotonic()
+    handles = {n: p.send(EXECUTE, [tid, params]) for n, p in two_parties.items()}
+    out = {}
+    for n, h in handles.items():
+        with pytest.raises(ConnectionError) as ei:
+            h.get(timeout=240)
+        took = time.monotonic() - t
+        r = redis.Redis.from_url(two_parties[n].redis_url)
+        failure = [json.loads(x) for x in r.lrange(f"secretflow:task_status:{tid}", 0, -1)][-1]
+        r.close()
+        assert failure["status"] == "FAILURE" and failure["error"] in str(ei.value), failure
+        out[n] = (str(ei.value), took, failure["timings"].get("peer_wait"))
+    return out
+
+
+def test_a_certificate_from_an_untrusted_ca_fails_fast_naming_peer_and_cause(two_parties):
+    """bob presents a certificate from a CA alice does not trust: alice's probe sees "unknown CA", bob's probe sees
+    alice refusing his certificate; both well within peer_timeout_s, before any RayFed message."""
+    params = _sum_params(two_parties, 0)
+    fed = {n: f"{PARTIES[n][0]}:{PARTIES[n][2]}" for n in ("alice", "bob")}
+    with two_parties["bob"].certificate("untrusted"):
+        res = _both_fail(two_parties, params)
+    print(f"\n[integration] untrusted CA: {json.dumps(res, indent=1)}", file=sys.stderr)
+    alice_err, _, alice_wait = res["alice"]
+    bob_err, _, bob_wait = res["bob"]
+    assert f"peer party 'bob' at {fed['bob']} (RayFed): TLS failure: unknown CA (verify_code=20 unable to get local " \
+           f"issuer certificate): the certificate bob presented is not signed by the CA we have for bob" in alice_err
+    assert f"peer party 'alice' at {fed['alice']} (RayFed): TLS failure: alice refused our certificate (" in bob_err
+    assert "alice does not trust our CA, or our certificate lacks clientAuth" in bob_err
+    # the peer wait ended on the TLS verdict (+ the 5 s linger), far below peer_timeout_s
+    assert alice_wait is not None and bob_wait is not None
+    assert alice_wait < TLS_PEER_TIMEOUT_S / 2 and bob_wait < TLS_PEER_TIMEOUT_S / 2, res
+
+
+def test_a_certificate_that_does_not_name_the_address_is_refused(two_parties):
+    """Both parties' certificates name 127.0.0.99 instead of their address: each RayFed client side (the probe
+    checks what gRPC checks) refuses the other's certificate."""
+    params = _sum_params(two_parties, 1)
+    with two_parties["alice"].certificate("bad_san"), two_parties["bob"].certificate("bad_san"):
+        res = _both_fail(two_parties, params)
+    print(f"\n[integration] SAN mismatch: {json.dumps(res, indent=1)}", file=sys.stderr)
+    for me, peer in (("alice", "bob"), ("bob", "alice")):
+        err, _, wait = res[me]
+        ip, fed = PARTIES[peer][0], PARTIES[peer][2] + 1
+        assert f"peer party '{peer}' at {ip}:{fed} (RayFed): TLS failure: name mismatch (verify_code=64 IP address " \
+               f"mismatch" in err, err
+        assert f"{peer}'s certificate does not name {ip} in its subjectAltName, the address we dial" in err, err
+        assert wait is not None and wait < TLS_PEER_TIMEOUT_S / 2, res
+
+
+def _refusals_while_alice_waits(two_parties, port):
+    """alice's job with carol is waiting for carol: alice's real RayFed receiver (mutual TLS) is up on ``port``.
+    Clients as the other parties would connect: carol (in the job) is accepted; bob (a trusted party, but not in
+    this job: the job trusts only its own peers' CAs), a client without certificate, and one with a certificate
+    from an unknown CA are refused. Returns the verdicts."""
+    from sfworker import tlsprobe
+    from conftest import CAROL_CLIENT
+
+    b = two_parties["bob"]
+    target = {"alice": (PARTIES["alice"][0], port)}
+    verdicts = {"carol": tlsprobe.probe_until(target, 60, {"alice": CAROL_CLIENT["alice_ca"]}, CAROL_CLIENT["cert"],
+                                              CAROL_CLIENT["key"], interval_s=0.2)["alice"]}
+    alice_ca = os.path.join(b.tls_dir, "peers", "alice.pem")
+    bob_cur = os.path.join(b.tls_dir, "current")
+    host = PARTIES["alice"][0]
+    verdicts["bob"] = tlsprobe.probe(host, port, alice_ca, f"{bob_cur}/cert.pem", f"{bob_cur}/key.pem")
+    verdicts["no-cert"] = tlsprobe.probe(host, port, alice_ca)
+    rogue = os.path.join(b.tls_dir, b.versions["untrusted"])
+    verdicts["unknown-ca"] = tlsprobe.probe(host, port, alice_ca, f"{rogue}/cert.pem", f"{rogue}/key.pem")
+    # what verify.yml runs, from bob's node
+    cp = subprocess.run([os.path.join(os.path.dirname(sys.executable), "sfworker"), "--config", b.config_path,
+                         "tls-probe", "--party", "alice", "--port", str(port), "--no-cert"],
+                        capture_output=True, text=True, timeout=60)
+    verdicts["cli-no-cert"] = (cp.returncode, json.loads(cp.stdout)["kind"] if cp.stdout.strip() else cp.stderr)
+    return verdicts
+
+
 def test_missing_peer_times_out_naming_it(two_parties):
+    """carol never shows up: the job fails after peer_timeout_s naming her. While alice waits, her fed port (the
+    real RayFed receiver) refuses every client that is not carol's."""
+    from concurrent.futures import ThreadPoolExecutor
+
     a = two_parties["alice"]
     _write_csv(os.path.join(a.data_dir, "c.csv"), ["v"], [[1], [2]])
     params = {"task_config": {"task_type": "secure_sum", "column": "v",
@@ -182,9 +344,16 @@ def test_missing_peer_times_out_naming_it(two_parties):
               "sf_init_config": {"job_slot": 2}}
     t = time.monotonic()
     h = a.send(EXECUTE, [f"carol-{uuid.uuid4().hex[:6]}", params])
-    with pytest.raises(TimeoutError) as ei:
-        h.get(timeout=120)
-    took = time.monotonic() - t
+    with ThreadPoolExecutor(1) as pool:
+        probes = pool.submit(_refusals_while_alice_waits, two_parties, PARTIES["alice"][2] + 2)
+        with pytest.raises(TimeoutError) as ei:
+            h.get(timeout=120)
+        took = time.monotonic() - t
+        verdicts = probes.result(timeout=60)
+    print(f"\n[integration] alice's fed port while waiting for carol: {verdicts}", file=sys.stderr)
+    assert verdicts["carol"]["kind"] == "ok", verdicts
+    assert verdicts["bob"][0] == verdicts["no-cert"][0] == verdicts["unknown-ca"][0] == "peer_rejected_us", verdicts
+    assert verdicts["cli-no-cert"] == (1, "peer_rejected_us"), verdicts
     msg = str(ei.value)
     carol_addr = f"{PARTIES['carol'][0]}:{PARTIES['carol'][2] + 2}"
     assert "'carol'" in msg and carol_addr in msg, msg
@@ -200,3 +369,6 @@ def test_missing_peer_times_out_naming_it(two_parties):
                                "input_paths": {"alice": "c.csv", "bob": "c.csv"}, "job_slot": 2}}
     res = _send_all(two_parties, ["alice", "bob"], f"after-{uuid.uuid4().hex[:6]}", params2)
     assert res["alice"]["sum"] == res["bob"]["sum"] == 13
+    # the tests before pointed tls/current at bad certificates and back, as a rotation does between jobs: this job
+    # picked up the good version on both sides
+    _assert_tls_used(two_parties, res)
