@@ -75,8 +75,8 @@ def brought_material(plan, hostvars):
                 try:
                     other = _value(hostvars, host, var)
                 except Exception as exc:
-                    errors.append("%s: %s could not be evaluated: %s" % (tlslib.where(party, host), var,
-                                                                        to_text(exc)))
+                    errors.append("%s: %s could not be evaluated: %s"
+                                  % (tlslib.where(party, host), var, to_text(exc)))
                     continue
                 if other != byo[party][var]:
                     errors.append("%s: %s differs from the party head '%s'; it is a party-wide setting: set it in "

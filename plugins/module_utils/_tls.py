@@ -139,7 +139,7 @@ def parse_certificates(material):
     """
     x509 = _crypto()['x509']
     blocks = pem_blocks(material.text)
-    if any('PRIVATE KEY' in kind for kind, _ in blocks):
+    if any('PRIVATE KEY' in block[0] for block in blocks):
         return [], ('%s: holds a private key next to the certificate; keep keys in their own variable or file (they '
                     'are distributed with mode 0600, certificates are not)' % material.label)
     blocks = [block for kind, block in blocks if kind in ('CERTIFICATE', 'X509 CERTIFICATE', 'TRUSTED CERTIFICATE')]
@@ -493,8 +493,7 @@ def check_ca_key(report, party, host, key_material, ca_certs):
         return None
     if ca_certs and not key_matches(ca_certs[0], key):
         report.error(party, host, '%s: is not the key of the CA certificate %s (the first certificate of '
-                                  'sf_tls_ca_cert signs the party certificate)' % (key_material.label,
-                                                                                    subject(ca_certs[0])))
+                     'sf_tls_ca_cert signs the party certificate)' % (key_material.label, subject(ca_certs[0])))
     return key
 
 

@@ -239,8 +239,8 @@ def test_a_ca_without_its_key_is_not_replaced(tmp_path, generated):
     before = inv.files()
     rc, out = inv.run('playbooks/tls.yml')
     assert rc == 2, out
-    assert "party 'alice': %s exists but %s does not" % (os.path.join(inv.tls, 'alice', 'ca.pem'),
-                                                          os.path.join(inv.tls, 'alice', 'ca.key')) in flat(out)
+    ca_pem, ca_key = (os.path.join(inv.tls, 'alice', name) for name in ('ca.pem', 'ca.key'))
+    assert "party 'alice': %s exists but %s does not" % (ca_pem, ca_key) in flat(out)
     assert inv.files() == before
 
 

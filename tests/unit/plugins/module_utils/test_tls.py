@@ -434,8 +434,8 @@ def test_examine_final_publishes_and_the_fast_path_sees_current_material(tmp_pat
     assert tls['parties']['carol']['ca_pem'] == cert_pem(carol.ca)
     lines = tlslib.summary_lines(tls)
     assert lines[0].startswith('alice: certificate serial %x for IP:203.0.113.10' % alice.cert.serial_number)
-    assert lines[2].startswith('carol (peer): CA from %s, SHA-256 %s' % (tls_dir / 'peers/carol-ca.pem',
-                                                                          tlslib.fingerprint(carol.ca)))
+    expected = 'carol (peer): CA from %s, SHA-256 %s' % (tls_dir / 'peers/carol-ca.pem', tlslib.fingerprint(carol.ca))
+    assert lines[2].startswith(expected)
     # another address: the certificate no longer fits, the role re-signs it
     plan = plan_of(carol=1)
     plan['parties']['alice']['external_ip'] = '203.0.113.99'
@@ -456,8 +456,8 @@ def test_examine_final_publishes_and_the_fast_path_sees_current_material(tmp_pat
 def test_examine_a_generated_ca_without_its_key(tmp_path):
     write_party(tmp_path, Party('alice', '203.0.113.10'), with_ca_key=False)
     report, _layout = tlslib.examine('layout', plan_of(), str(tmp_path), {}, {}, NOW, 30)
-    only_error(report, "party 'alice': %s exists but %s does not" % (tmp_path / 'alice/ca.pem',
-                                                                      tmp_path / 'alice/ca.key'), 'move')
+    expected = "party 'alice': %s exists but %s does not" % (tmp_path / 'alice/ca.pem', tmp_path / 'alice/ca.key')
+    only_error(report, expected, 'move')
 
 
 def test_examine_dry_run_publishes_what_it_would_generate(tmp_path):
@@ -518,8 +518,8 @@ def test_examine_peer_sources(tmp_path):
     carol = Party('carol', '198.51.100.3')
     report, layout = tlslib.examine('layout', plan_of(carol=1), str(tmp_path), {}, {
         'carol': {'ca_cert': cert_pem(carol.ca)}}, NOW, 30)
-    assert report.errors == [] and layout['peers']['carol'] == {'source': 'sf_peer_parties.carol.ca_cert',
-                                                                 'file': None}
+    assert report.errors == []
+    assert layout['peers']['carol'] == {'source': 'sf_peer_parties.carol.ca_cert', 'file': None}
     report, _layout = tlslib.examine('layout', plan_of(carol=1), str(tmp_path), {}, {}, NOW, 30)
     only_error(report, "party 'carol': sf_peer_parties.carol.ca_cert is not set")
     report, _layout = tlslib.examine('final', plan_of(carol=1), str(tmp_path), {}, {}, NOW, 30, dry=True,
