@@ -85,7 +85,7 @@ BOILERPLATE_PLAY = re.compile(r'^PLAY \[Validate the inventory and compute the d
                               re.M)
 # Playbooks that never connect to a server.
 CONTROLLER_ONLY = ('boilerplate.yml', 'plan.yml', 'validate.yml', 'tls.yml', 'tls-export.yml', 'tls-import.yml',
-                   # until its distribution play (the node role's TLS tasks) runs - see the play's comment
+                   # run here with --check: the renewed certificates are pending, so there is nothing to put on a node
                    'rotate-certs.yml')
 TLS_TASK = re.compile(r'^TASK \[sfops\.secretflow\.tls : Check all TLS material\]', re.M)
 PLAYBOOKS = sorted(name for name in os.listdir(os.path.join(ROOT, 'playbooks')) if name.endswith('.yml'))
