@@ -3,8 +3,9 @@
     sfworker [--config FILE] worker [--concurrency N] [--loglevel LEVEL]
     sfworker [--config FILE] healthcheck [--timeout S] [--json]
     sfworker [--config FILE] check-config
-    sfworker [--config FILE] tls-probe --party bob [--link fed|spu] [--slot K | --port N] [--no-cert | --cert X --key Y]
+    sfworker [--config FILE] tls-probe --party bob [--link fed|spu] [--slot K | --port N] [--no-cert | --stranger | --cert X --key Y]
     sfworker [--config FILE] tls-listen --port N [--seconds S] [--count N]
+    sfworker [--config FILE] tls-info
     sfworker submit --party alice=redis://:pw@host:port/0 --party bob=... --params job.json [...]
 
 The config file path: --config, else $SFWORKER_CONFIG, else /etc/sfworker/config.yml.

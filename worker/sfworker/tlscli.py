@@ -2,23 +2,37 @@
 another party's ports by hand or from verify.yml (docs/worker.md, "TLS between parties"). Both print JSON on stdout.
 
     sfworker [--config F] tls-probe --party bob [--link fed|spu] [--slot K | --port N]
-                                    [--no-cert | --cert X --key Y] [--ca FILE] [--wait S]
+                                    [--no-cert | --stranger | --cert X --key Y] [--ca FILE] [--wait S]
     sfworker [--config F] tls-listen --port N [--seconds S] [--count N] [--bind ADDR]
+    sfworker [--config F] tls-info
 
 Exit codes - tls-probe: 0 the handshake completed both ways, 1 a TLS verdict (refused, unknown CA, name mismatch,
 ...; "kind" says which), 3 nothing answered, 2 bad arguments/config/own files. tls-listen: 0 it listened for the
 whole time (whatever the clients did; see "connections"), 1 it could not listen (port in use), 2 bad
-arguments/config/own files.
+arguments/config/own files. tls-info (this node's installed certificate: version, serial, not_after, days_left;
+for the status table): 0 read (or TLS off: "enabled": false), 1 no certificate installed or unreadable ("error").
+
+--stranger presents a certificate nobody trusts: a throwaway CA and a client certificate it signed (EC P-256,
+EKU clientAuth + serverAuth, SAN = this party's external address, valid for one day), generated in-process with the
+Python package ``cryptography`` (in the worker image: a SecretFlow dependency) into a private temporary directory
+that is removed afterwards. Another party's port must refuse it exactly like a certificate from an unknown
+organisation (exit 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime
+import ipaddress
 import json
 import os
+import shutil
 import ssl
 import sys
-from typing import Optional
+import tempfile
+import time
+from typing import Iterator, Optional, Tuple
 
 from . import _topology, tlsprobe
 
@@ -40,9 +54,61 @@ def _own_files(cfg) -> Optional[dict]:
     return own
 
 
+STRANGER_DAYS = 1
+
+
+@contextlib.contextmanager
+def stranger_files(address: str) -> Iterator[Tuple[str, str]]:
+    """(cert, key) of a certificate from a CA that exists nowhere else: the CA and its key are generated here and
+    thrown away, the certificate (EC P-256, EKU clientAuth + serverAuth, SAN ``address`` - an IP SAN for an IP, a
+    DNS SAN for a name - valid STRANGER_DAYS) and its key live in a private temporary directory (0700, key 0600)
+    that is removed on exit. Raises TlsSetupError when the package cryptography is missing."""
+    from .tls import TlsSetupError
+
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    except ImportError as e:
+        raise TlsSetupError(f"--stranger needs the Python package cryptography to make its certificate ({e}); it is "
+                            f"in the worker image (a SecretFlow dependency) - or pip install cryptography") from e
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sfworker tls-probe stranger"),
+                         x509.NameAttribute(NameOID.COMMON_NAME, "stranger CA (trusted by nobody)")])
+    key = ec.generate_private_key(ec.SECP256R1())
+    try:
+        san: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(address))
+    except ValueError:
+        san = x509.DNSName(address)
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"stranger {address}")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=STRANGER_DAYS))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .add_extension(x509.SubjectAlternativeName([san]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    directory = tempfile.mkdtemp(prefix="sfworker-stranger-")  # 0700
+    try:
+        cert_file, key_file = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+        with open(cert_file, "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+        yield cert_file, key_file
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def cmd_tls_probe(args) -> int:
     from .cli import _load
-    from .tls import TlsSetupError, describe_failure
+    from .tls import TlsSetupError
 
     cfg = _load(args)
     if args.party not in cfg.parties:
@@ -59,21 +125,33 @@ def cmd_tls_probe(args) -> int:
         return _fail("TLS is off in this worker's config (tls: null); give --ca FILE to probe anyway")
     if bool(args.cert) != bool(args.key):
         return _fail("--cert and --key go together")
-    cert = key = None
-    not_after = None
-    try:
-        if args.cert:
-            cert, key = args.cert, args.key
-        elif not args.no_cert:
-            own = _own_files(cfg)
-            if own is None:
-                return _fail("TLS is off in this worker's config (tls: null); give --cert and --key, or --no-cert")
-            cert, key, not_after = own["cert"], own["key"], own["not_after"]
-        tlsprobe.client_context(ca, cert, key)  # our own files: a clear error here, not a verdict about the peer
-    except TlsSetupError as e:
-        return _fail(str(e))
-    except (ssl.SSLError, OSError) as e:
-        return _fail(f"cannot use the TLS files (ca {ca}, cert {cert}, key {key}): {e}")
+    with contextlib.ExitStack() as stack:
+        cert = key = None
+        not_after = None
+        client = "none" if args.no_cert else "stranger" if args.stranger else "given" if args.cert else "own"
+        try:
+            if args.cert:
+                cert, key = args.cert, args.key
+            elif args.stranger:
+                cert, key = stack.enter_context(stranger_files(cfg.me.external_ip))
+            elif not args.no_cert:
+                own = _own_files(cfg)
+                if own is None:
+                    return _fail("TLS is off in this worker's config (tls: null); give --cert and --key, --stranger "
+                                 "or --no-cert")
+                cert, key, not_after = own["cert"], own["key"], own["not_after"]
+            tlsprobe.client_context(ca, cert, key)  # our own files: a clear error here, not a verdict about the peer
+        except TlsSetupError as e:
+            return _fail(str(e))
+        except (ssl.SSLError, OSError) as e:
+            return _fail(f"cannot use the TLS files (ca {ca}, cert {cert}, key {key}): {e}")
+        return _probe_and_report(args, peer, port, ca, cert, key, not_after, client)
+
+
+def _probe_and_report(args, peer, port: int, ca: str, cert: Optional[str], key: Optional[str],
+                      not_after: Optional[str], client: str) -> int:
+    from .tls import describe_failure
+
     address = _topology.hostport(peer.external_ip, port)
     fed = args.link == "fed"
     verdict = tlsprobe.probe_until(
@@ -83,7 +161,7 @@ def cmd_tls_probe(args) -> int:
     out = {
         "party": args.party, "link": args.link, "address": address, "ok": kind == "ok", "kind": kind,
         "detail": verdict["detail"], "attempts": verdict["attempts"], "seconds": verdict["seconds"],
-        "client_certificate": cert, "ca_file": ca,
+        "client": client, "client_certificate": None if client == "stranger" else cert, "ca_file": ca,
         "message": "ok" if kind == "ok" else describe_failure(
             args.party, address, "RayFed" if fed else "SPU", kind, verdict["detail"], ca, not_after),
     }
@@ -124,6 +202,51 @@ def cmd_tls_listen(args) -> int:
     return EXIT_OK
 
 
+def certificate_summary(cert_file: str, now: Optional[float] = None) -> dict:
+    """serial (lowercase hex), subject, SAN, not_before/not_after (ISO 8601 UTC, like the tls role's sf_tls) and
+    whole days left (negative once expired) of the first certificate in ``cert_file`` - read with CPython's own
+    decoder (no third-party package). Raises ValueError when it cannot be read."""
+    decode = getattr(getattr(ssl, "_ssl", None), "_test_decode_cert", None)
+    if decode is None:
+        raise ValueError("this Python cannot decode certificates (ssl._ssl._test_decode_cert is missing)")
+    try:
+        d = decode(cert_file)
+    except (ssl.SSLError, OSError, ValueError) as e:
+        raise ValueError(f"cannot read the certificate {cert_file}: {e}") from None
+    now = time.time() if now is None else now
+
+    def iso(stamp: str) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ssl.cert_time_to_seconds(stamp)))
+
+    after = ssl.cert_time_to_seconds(d["notAfter"])
+    return {
+        "serial": (d.get("serialNumber") or "").lower().lstrip("0") or "0",
+        "subject": ",".join(f"{k}={v}" for rdn in d.get("subject", ()) for k, v in rdn),
+        "san": [f"{k}:{v}" for k, v in d.get("subjectAltName", ())],
+        "not_before": iso(d["notBefore"]), "not_after": iso(d["notAfter"]),
+        "days_left": int((after - now) // 86400),
+    }
+
+
+def cmd_tls_info(args) -> int:
+    from .cli import _load
+    from .tls import TlsSetupError, own_files
+
+    cfg = _load(args)
+    out = {"party": cfg.party, "node_id": cfg.node_id, "enabled": cfg.tls is not None}
+    rc = EXIT_OK
+    if cfg.tls is not None:
+        try:
+            own = own_files(cfg.tls.as_dict())
+            out.update(version=os.path.basename(own["version_dir"]), certificate=own["cert"])
+            out.update(certificate_summary(own["cert"]))
+        except (TlsSetupError, ValueError) as e:
+            out["error"] = str(e)
+            rc = EXIT_REFUSED
+    print(json.dumps(out, indent=2))
+    return rc
+
+
 def add_tls_parsers(sub) -> None:
     p = sub.add_parser("tls-probe", help="TLS handshake with another party's fed or SPU port (JSON verdict)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -135,6 +258,9 @@ def add_tls_parsers(sub) -> None:
     g.add_argument("--port", type=int, help="explicit port")
     c = p.add_mutually_exclusive_group()
     c.add_argument("--no-cert", action="store_true", help="present no client certificate (must be refused)")
+    c.add_argument("--stranger", action="store_true",
+                   help="present a fresh certificate from a throwaway CA nobody trusts (must be refused; needs the "
+                        "Python package cryptography)")
     c.add_argument("--cert", help="client certificate to present instead of this node's")
     p.add_argument("--key", help="key of --cert")
     p.add_argument("--ca", help="CA file to verify the peer with (default: tls.dir/peers/<party>.pem)")
@@ -148,3 +274,7 @@ def add_tls_parsers(sub) -> None:
     ln.add_argument("--count", type=int, help="stop after this many connections")
     ln.add_argument("--bind", help="address to bind (default: the wildcard of the party's external_ip family)")
     ln.set_defaults(func=cmd_tls_listen)
+
+    info = sub.add_parser("tls-info", help="this node's installed party certificate: version, serial, expiry (JSON)",
+                          description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    info.set_defaults(func=cmd_tls_info)

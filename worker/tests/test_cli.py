@@ -119,8 +119,8 @@ def tls_pair(tmp_path, data_dir):
         p.write_text(yaml.safe_dump(cfg))
         paths[me] = str(p)
     rogue = make_leaf(cas["mallory"], "alice", ["127.0.0.1"])
-    paths["rogue"] = (write(str(tmp_path / "rogue.crt"), rogue.cert_pem), write(str(tmp_path / "rogue.key"),
-                                                                                 rogue.key_pem(), 0o600))
+    paths["rogue"] = (write(str(tmp_path / "rogue.crt"), rogue.cert_pem),
+                      write(str(tmp_path / "rogue.key"), rogue.key_pem(), 0o600))
     paths["port"] = free_port("127.0.0.2")
     return paths
 
@@ -142,22 +142,98 @@ def _probe(paths, *extra):
 
 
 def test_tls_probe_against_tls_listen(tls_pair):
-    lst = _listen(tls_pair, count=3)
+    lst = _listen(tls_pair, count=4)
     rc, ok, err = _probe(tls_pair, "--wait", "5")
     assert rc == 0 and ok["ok"] is True and ok["kind"] == "ok" and ok["message"] == "ok", (ok, err)
-    assert ok["address"] == f"127.0.0.2:{tls_pair['port']}" and ok["link"] == "fed"
+    assert ok["address"] == f"127.0.0.2:{tls_pair['port']}" and ok["link"] == "fed" and ok["client"] == "own"
     rc, nocert, _ = _probe(tls_pair, "--no-cert")
     assert rc == 1 and nocert["kind"] == "peer_rejected_us" and nocert["client_certificate"] is None
+    assert nocert["client"] == "none"
     assert nocert["message"].startswith(f"peer party 'bob' at 127.0.0.2:{tls_pair['port']} (RayFed): TLS failure: "
                                         f"bob refused our certificate")
     rc, rogue, _ = _probe(tls_pair, "--cert", tls_pair["rogue"][0], "--key", tls_pair["rogue"][1])
-    assert rc == 1 and rogue["kind"] == "peer_rejected_us"
+    assert rc == 1 and rogue["kind"] == "peer_rejected_us" and rogue["client"] == "given"
+    rc, stranger, err = _probe(tls_pair, "--stranger")
+    assert rc == 1 and stranger["kind"] == "peer_rejected_us" and stranger["client"] == "stranger", (stranger, err)
+    assert stranger["client_certificate"] is None   # its files are gone by now
     out, err = lst.communicate(timeout=30)
     assert lst.returncode == 0, err
     report = json.loads(out)
-    assert [c["result"] for c in report["connections"]] == ["accepted", "refused", "refused"], report
+    assert [c["result"] for c in report["connections"]] == ["accepted", "refused", "refused", "refused"], report
     assert report["party"] == "bob" and report["trusting"] == ["alice"]
     assert "commonName=alice" == report["connections"][0]["client_subject"]
+    # the listener saw the stranger's certificate and refused it for its CA (not for a missing certificate)
+    assert report["connections"][3]["detail"] == "CERTIFICATE_VERIFY_FAILED: unable to get local issuer certificate", \
+        report["connections"]
+
+
+def test_tls_probe_stranger_is_exclusive_with_other_client_certificates(tls_pair):
+    for other in (["--no-cert"], ["--cert", tls_pair["rogue"][0], "--key", tls_pair["rogue"][1]]):
+        cp = run(["--config", tls_pair["alice"], "tls-probe", "--party", "bob", "--stranger", *other])
+        assert cp.returncode == 2 and "not allowed with argument" in cp.stderr, cp.stderr
+
+
+def test_stranger_files(tmp_path, monkeypatch):
+    """A certificate from a throwaway CA: EC P-256, clientAuth + serverAuth, the given address as SAN, one day,
+    in a private directory that is gone afterwards."""
+    import datetime as dt
+    import ipaddress
+    import stat
+    import tempfile
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from sfworker.tlscli import stranger_files
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    for address, san in (("10.0.0.7", x509.IPAddress(ipaddress.ip_address("10.0.0.7"))),
+                         ("alice.example.org", x509.DNSName("alice.example.org"))):
+        with stranger_files(address) as (cert_file, key_file):
+            directory = os.path.dirname(cert_file)
+            assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+            assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+            cert = x509.load_pem_x509_certificate(open(cert_file, "rb").read())
+            assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
+            assert cert.public_key().curve.name == "secp256r1"
+            assert cert.issuer != cert.subject   # issued by the throwaway CA
+            assert list(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value) == [san]
+            eku = set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+            assert eku == {ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH}
+            life = cert.not_valid_after_utc - dt.datetime.now(dt.timezone.utc)
+            assert dt.timedelta(hours=23) < life <= dt.timedelta(days=1)
+        assert not os.path.exists(directory)
+    assert os.listdir(tmp_path) == []
+
+
+def test_tls_info(tls_pair, data_dir, tmp_path):
+    from pki import install_party, make_ca, make_leaf
+
+    cp = run(["--config", tls_pair["bob"], "tls-info"])
+    assert cp.returncode == 0, cp.stderr
+    info = json.loads(cp.stdout)
+    assert info["party"] == "bob" and info["enabled"] is True
+    assert info["version"] == info["serial"]   # the node role names the version directory by the serial
+    assert info["certificate"].endswith(f"/{info['version']}/cert.pem")
+    assert info["san"] == ["IP Address:127.0.0.2"] and info["days_left"] in (29, 30)
+    assert info["not_after"].endswith("Z") and info["not_before"] < info["not_after"]
+    # a certificate that expired yesterday: negative days
+    d = str(tmp_path / "old" / "tls")
+    install_party(d, make_leaf(make_ca("carol"), "carol", ["127.0.0.3"], valid_days=(-10, -1)), {})
+    old = tmp_path / "old.yml"
+    old.write_text(yaml.safe_dump(base_config(data_dir, tls={"dir": d, "verify_depth": 2})))
+    cp = run(["--config", str(old), "tls-info"])
+    assert cp.returncode == 0 and json.loads(cp.stdout)["days_left"] in (-1, -2), cp.stdout
+    # nothing installed: exit 1 and the reason; TLS off: enabled false
+    missing = tmp_path / "missing.yml"
+    missing.write_text(yaml.safe_dump(base_config(data_dir, tls={"dir": str(tmp_path / "none"), "verify_depth": 2})))
+    cp = run(["--config", str(missing), "tls-info"])
+    assert cp.returncode == 1 and "does not exist" in json.loads(cp.stdout)["error"]
+    plain = tmp_path / "plain.yml"
+    plain.write_text(yaml.safe_dump(base_config(data_dir)))
+    cp = run(["--config", str(plain), "tls-info"])
+    assert cp.returncode == 0 and json.loads(cp.stdout)["enabled"] is False
 
 
 def test_tls_probe_exit_codes_without_a_listener(tls_pair, data_dir, tmp_path):
