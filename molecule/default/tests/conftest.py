@@ -1,8 +1,10 @@
 """Helpers for the testinfra tests: reach any server of the scenario inventory by name."""
 
+import json
 import os
 import re
 import subprocess
+import time
 
 import pytest
 import testinfra
@@ -49,14 +51,14 @@ PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def run_playbook(playbook, *extra, timeout=900):
+def run_playbook(playbook, *extra, timeout=900, inventory=None):
     """Run one of the collection's playbooks against the scenario inventory, as an operator would."""
     # molecule exports ANSIBLE_FORCE_COLOR; the tests read the output as plain text
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_FORCE_COLOR="0")
-    proc = subprocess.run(["ansible-playbook", os.path.join(PROJECT, "playbooks", playbook), "-i", _inventory(),
-                           *extra], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    proc = subprocess.run(["ansible-playbook", os.path.join(PROJECT, "playbooks", playbook),
+                           "-i", inventory or _inventory(), *extra],
+                          cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     proc.stdout = ANSI.sub("", proc.stdout)
     proc.stderr = ANSI.sub("", proc.stderr)
     return proc
@@ -77,3 +79,58 @@ def matrix_rows(output):
             break
         rows[cells[0]] = dict(zip(columns[1:], cells[1:]))
     return rows
+
+
+# Shared by the test modules: the servers as testinfra hosts, the containers, waiting.
+NODE = "sf-node"
+REDIS = "sf-redis"
+
+
+def sudo(server, cmd):
+    with server.sudo():
+        return server.run(cmd)
+
+
+def manifest(server):
+    with server.sudo():
+        return json.loads(server.file("/etc/sfops/party.json").content_string)
+
+
+def node_of(server, name):
+    return manifest(server)["self"]["nodes"][name]
+
+
+def healthy(server, container):
+    out = sudo(server, f"docker inspect -f '{{{{.State.Health.Status}}}}' {container}")
+    return out.rc == 0 and out.stdout.strip() == "healthy"
+
+
+def node_answers(server):
+    """The container's own healthcheck command: this node alive in Ray and its worker answers a ping.
+    False (not an error) while the server itself is still booting and refuses SSH."""
+    try:
+        return sudo(server, f"docker exec {NODE} sfworker healthcheck --timeout 5").rc == 0
+    except RuntimeError:  # testinfra: ssh exited 255 (connection refused during the restart)
+        return False
+
+
+def wait_until(predicate, timeout, step=3):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if predicate():
+            return time.monotonic() - t0
+        time.sleep(step)
+    return None
+
+
+def parties(server_vars):
+    """{party: {host: node_id}} from the scenario inventory."""
+    out = {}
+    for name, hv in server_vars.items():
+        party = [g for g in hv["group_names"] if g not in ("secretflow", "all", "ungrouped")][0]
+        out.setdefault(party, {})[name] = hv.get("sf_node_id", name)
+    return out
+
+
+def heads(server_vars):
+    return {n: hv for n, hv in server_vars.items() if hv.get("sf_ray_role") == "head"}

@@ -8,62 +8,11 @@ import subprocess
 import time
 
 import pytest
-from conftest import matrix_rows, run_playbook  # pylint: disable=import-error
+from conftest import (NODE, REDIS, healthy, heads, manifest, matrix_rows, node_answers, node_of, parties,  # pylint: disable=import-error
+                      run_playbook, sudo, wait_until)
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
 INVENTORY = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-NODE = "sf-node"
-REDIS = "sf-redis"
-
-
-def sudo(server, cmd):
-    with server.sudo():
-        return server.run(cmd)
-
-
-def manifest(server):
-    with server.sudo():
-        return json.loads(server.file("/etc/sfops/party.json").content_string)
-
-
-def node_of(server, name):
-    return manifest(server)["self"]["nodes"][name]
-
-
-def healthy(server, container):
-    out = sudo(server, f"docker inspect -f '{{{{.State.Health.Status}}}}' {container}")
-    return out.rc == 0 and out.stdout.strip() == "healthy"
-
-
-def node_answers(server):
-    """The container's own healthcheck command: this node alive in Ray and its worker answers a ping.
-    False (not an error) while the server itself is still booting and refuses SSH."""
-    try:
-        return sudo(server, f"docker exec {NODE} sfworker healthcheck --timeout 5").rc == 0
-    except RuntimeError:  # testinfra: ssh exited 255 (connection refused during the restart)
-        return False
-
-
-def wait_until(predicate, timeout, step=3):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if predicate():
-            return time.monotonic() - t0
-        time.sleep(step)
-    return None
-
-
-def parties(server_vars):
-    """{party: {host: node_id}} from the scenario inventory."""
-    out = {}
-    for name, hv in server_vars.items():
-        party = [g for g in hv["group_names"] if g not in ("secretflow", "all", "ungrouped")][0]
-        out.setdefault(party, {})[name] = hv.get("sf_node_id", name)
-    return out
-
-
-def heads(server_vars):
-    return {n: hv for n, hv in server_vars.items() if hv.get("sf_ray_role") == "head"}
 
 
 def test_containers_healthy(servers, server_vars):
