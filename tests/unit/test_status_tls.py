@@ -51,7 +51,7 @@ def status_play(registered, extra_vars=None):
     """status.yml's play with the server-side tasks replaced by set_fact of their ``registered`` results."""
     with open(os.path.join(ROOT, 'playbooks', 'status.yml')) as handle:
         boilerplate, play = yaml.safe_load(handle)
-    keep = ('Summarise this node', 'Warn about a party certificate that expires soon (or has expired)',
+    keep = ('TLS settings', 'Summarise this node', 'Warn about a party certificate that expires soon (or has expired)',
             'Status table')
     tasks = [{'name': 'Registered results', 'ansible.builtin.set_fact': {
         '_status_container': RUNNING, '_status_ray': RAY,
