@@ -79,7 +79,7 @@ def test_dockerfile_debian_base():
     assert 'PIP_NO_CACHE_DIR=1' in [a for w, a in ins if w == 'ARG']
     assert 'rm -rf /tmp/sfops-build /root/.cache' in runs
     # self-test
-    for check in ('ray --version', 'ray start --help >/dev/null', "python3 -c 'import secretflow, spu, fed, sfworker'",
+    for check in ('ray --version', 'ray start --help >/dev/null', "python3 -c 'import secretflow, spu, fed, sfworker, cryptography.x509'",
                   'sfworker --help >/dev/null', 'supervisord --version', 'redis-server --version'):
         assert check in runs, check
     assert ('ENV', 'LANG=C.UTF-8 PATH=/opt/sf/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin') in ins
