@@ -13,8 +13,8 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
-from ansible.plugins.action import ActionBase
 
+from ansible_collections.sfops.secretflow.plugins.plugin_utils._controller_action import ControllerAction
 from ansible_collections.sfops.secretflow.plugins.module_utils import _reachability as reachability
 
 ARGUMENT_SPEC = {
@@ -27,17 +27,11 @@ ARGUMENT_SPEC = {
 }
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
 
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
+    argument_spec = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
-        task_vars = task_vars or {}
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[0].validated_parameters
+    def run_on_controller(self, args, task_vars, result):
         hosts = args['hosts'] if args['hosts'] is not None else list(task_vars.get('ansible_play_hosts_all') or [])
         hostvars = task_vars.get('hostvars') or {}
         listeners, probes = {}, {}
