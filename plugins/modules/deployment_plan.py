@@ -33,16 +33,8 @@ options:
       - The inventory group whose direct child groups are the parties.
     type: str
     default: secretflow
-attributes:
-  check_mode:
-    support: full
-    description: The plugin only reads the inventory; it behaves the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no diff.
-  action:
-    support: full
-    description: Runs on the controller as an action plugin.
+extends_documentation_fragment:
+  - sfops.secretflow.controller_action
 author:
   - sfops.secretflow contributors (@sfops)
 '''

@@ -49,17 +49,8 @@ options:
     type: str
     default: _reachability_probe
 extends_documentation_fragment:
+  - sfops.secretflow.controller_action
   - sfops.secretflow.reachability
-attributes:
-  check_mode:
-    support: full
-    description: The plugin only reads registered results; it behaves the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no diff.
-  action:
-    support: full
-    description: Runs on the controller as an action plugin.
 seealso:
   - module: sfops.secretflow.port_listener
   - module: sfops.secretflow.port_reachable

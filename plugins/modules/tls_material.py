@@ -72,16 +72,8 @@ options:
     description: O(stage=import) - its CA certificate file (one certificate or a bundle).
     type: str
     default: ""
-attributes:
-  check_mode:
-    support: full
-    description: The plugin only reads; it behaves the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no diff.
-  action:
-    support: full
-    description: Runs on the controller as an action plugin.
+extends_documentation_fragment:
+  - sfops.secretflow.controller_action
 requirements:
   - cryptography (the controller's Python)
 author:

@@ -38,16 +38,8 @@ options:
     description: The variable each head registered the C(async_status) loop of its listeners in.
     type: str
     default: _verify_tls_listen
-attributes:
-  check_mode:
-    support: full
-    description: The plugin only reads registered results; it behaves the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no diff.
-  action:
-    support: full
-    description: Runs on the controller as an action plugin.
+extends_documentation_fragment:
+  - sfops.secretflow.controller_action
 seealso:
   - module: sfops.secretflow.reachability_report
 author:
