@@ -45,3 +45,23 @@ def recap(output):
     rows = re.findall(r'^(\S+)\s+: ((?:\w+=\d+\s*)+)$', output, re.M)
     assert rows, output
     return {host: {k: int(v) for k, v in re.findall(r'(\w+)=(\d+)', counts)} for host, counts in rows}
+
+
+# The deployment of the playbook tests: party alice (head + a worker node), party bob (head), on loopback addresses.
+PARTIES = """
+  children:
+    secretflow:
+      children:
+        alice:
+          hosts:
+            alice-1: {ansible_host: 127.0.0.11, sf_ray_role: head, sf_node_id: alice-head}
+            alice-2: {ansible_host: 127.0.0.12, sf_node_id: alice-w1}
+        bob:
+          hosts:
+            bob-1: {ansible_host: 127.0.0.21, sf_ray_role: head, sf_node_id: bob-head}
+"""
+
+
+def local_inventory(*var_lines):
+    """A YAML inventory of :data:`PARTIES` with ``var_lines`` (e.g. ``'ansible_port: 1'``) under ``all.vars``."""
+    return '\nall:\n  vars:\n' + ''.join('    %s\n' % line for line in var_lines) + PARTIES.lstrip('\n')

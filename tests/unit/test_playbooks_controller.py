@@ -11,25 +11,12 @@ __metaclass__ = type
 import json
 import textwrap
 
-from ansible_collections.sfops.secretflow.tests.unit.playbook_runs import ROOT, needs_playbook, recap, run_playbook
+from ansible_collections.sfops.secretflow.tests.unit.playbook_runs import (ROOT, local_inventory, needs_playbook, recap,
+                                                                           run_playbook)
 
 pytestmark = needs_playbook
 
-GOOD = """
-all:
-  vars:
-    ansible_port: 1
-  children:
-    secretflow:
-      children:
-        alice:
-          hosts:
-            alice-1: {ansible_host: 127.0.0.11, sf_ray_role: head, sf_node_id: alice-head}
-            alice-2: {ansible_host: 127.0.0.12, sf_node_id: alice-w1}
-        bob:
-          hosts:
-            bob-1: {ansible_host: 127.0.0.21, sf_ray_role: head, sf_node_id: bob-head}
-"""
+GOOD = local_inventory('ansible_port: 1')
 
 
 def run(tmp_path, inventory, playbook='playbooks/validate.yml', args=(), name='hosts.yml'):

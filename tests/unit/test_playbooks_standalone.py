@@ -18,34 +18,22 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ansible_collections.sfops.secretflow.tests.unit.playbook_runs import ROOT, needs_playbook, playbook_env, recap, run_playbook
+from ansible_collections.sfops.secretflow.tests.unit.playbook_runs import (ROOT, local_inventory, needs_playbook, playbook_env,
+                                                                           recap, run_playbook)
 
 
 pytestmark = needs_playbook
 
 HOSTS = ('alice-1', 'alice-2', 'bob-1')
-INVENTORY = """
-all:
-  vars:
-    ansible_port: 1
-    # what a real inventory sets for the roles' own preflight checks
-    node_image: sfops/secretflow-worker:test
-    node_redis_password: test-password-0123456789
-    # the image role would otherwise build on the controller's Docker: take a prebuilt image from a registry
-    image_distribution: registry
-    image_registry: registry.invalid:5000
-    image_tag: test
-  children:
-    secretflow:
-      children:
-        alice:
-          hosts:
-            alice-1: {ansible_host: 127.0.0.11, sf_ray_role: head, sf_node_id: alice-head}
-            alice-2: {ansible_host: 127.0.0.12, sf_node_id: alice-w1}
-        bob:
-          hosts:
-            bob-1: {ansible_host: 127.0.0.21, sf_ray_role: head, sf_node_id: bob-head}
-"""
+INVENTORY = local_inventory(
+    'ansible_port: 1',
+    "# what a real inventory sets for the roles' own preflight checks",
+    'node_image: sfops/secretflow-worker:test',
+    'node_redis_password: test-password-0123456789',
+    "# the image role would otherwise build on the controller's Docker: take a prebuilt image from a registry",
+    'image_distribution: registry',
+    'image_registry: registry.invalid:5000',
+    'image_tag: test')
 
 # A controller-only action that stores fixed facts, marked as gathered, in the fact cache.
 FACTS_ACTION = '''

@@ -16,27 +16,11 @@ import sys
 
 import yaml
 
-from ansible_collections.sfops.secretflow.tests.unit.playbook_runs import ROOT, needs_playbook, run_playbook
+from ansible_collections.sfops.secretflow.tests.unit.playbook_runs import ROOT, local_inventory, needs_playbook, run_playbook
 
 pytestmark = needs_playbook
 
-INVENTORY = """
-all:
-  vars:
-    ansible_connection: local
-    ansible_become: false
-    ansible_python_interpreter: %s
-  children:
-    secretflow:
-      children:
-        alice:
-          hosts:
-            alice-1: {ansible_host: 127.0.0.11, sf_ray_role: head, sf_node_id: alice-head}
-            alice-2: {ansible_host: 127.0.0.12, sf_node_id: alice-w1}
-        bob:
-          hosts:
-            bob-1: {ansible_host: 127.0.0.21, sf_ray_role: head, sf_node_id: bob-head}
-"""
+INVENTORY = local_inventory('ansible_connection: local', 'ansible_become: false', 'ansible_python_interpreter: %s')
 RUNNING = {'exists': True, 'container': {'State': {'Running': True, 'Health': {'Status': 'healthy'}}}}
 RAY = {'rc': 0, 'stdout': json.dumps({'nodes': []})}
 

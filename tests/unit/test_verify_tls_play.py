@@ -14,35 +14,17 @@ __metaclass__ = type
 
 import os
 import sys
-import textwrap
 
-from ansible_collections.sfops.secretflow.tests.unit.playbook_runs import needs_playbook, playbook_env, recap, run_playbook
+from ansible_collections.sfops.secretflow.tests.unit.playbook_runs import (local_inventory, needs_playbook, playbook_env, recap,
+                                                                           run_playbook)
 
 pytestmark = needs_playbook
-
-INVENTORY = """
-all:
-  vars:
-    ansible_connection: local
-    ansible_become: false
-    ansible_python_interpreter: {python}
-    sf_tls_enabled: {tls}
-  children:
-    secretflow:
-      children:
-        alice:
-          hosts:
-            alice-1: {{ansible_host: 127.0.0.11, sf_ray_role: head, sf_node_id: alice-head}}
-            alice-2: {{ansible_host: 127.0.0.12, sf_node_id: alice-w1}}
-        bob:
-          hosts:
-            bob-1: {{ansible_host: 127.0.0.21, sf_ray_role: head, sf_node_id: bob-head}}
-"""
 
 
 def run(tmp_path, tls):
     inventory = tmp_path / 'hosts.yml'
-    inventory.write_text(textwrap.dedent(INVENTORY.format(python=sys.executable, tls=tls)))
+    inventory.write_text(local_inventory('ansible_connection: local', 'ansible_become: false',
+                                         'ansible_python_interpreter: %s' % sys.executable, 'sf_tls_enabled: %s' % tls))
     env = playbook_env(DOCKER_HOST='unix://%s' % os.path.join(str(tmp_path), 'no-docker.sock'))
     return run_playbook(os.path.join('playbooks', 'verify.yml'), inventory,
                         ['--tags', 'tls', '-e', 'verify_tls_listen_s=5', '-e', 'verify_tls_wait_s=1'], env=env)
