@@ -30,9 +30,10 @@ PHASES = ('preflight', 'verify')
 GROUPS = ('fed', 'spu', 'gcs', 'redis', 'ray')
 
 DEFAULT_OPTIONS = {
-    # 'all': every managed server of the other parties probes a party's fed/SPU ports (what the issue of record and
-    # a strict network policy want); 'heads': only the heads, which are the only servers that open cross-party
-    # connections (the worker pins RayFed proxies and SPU runtimes to the head).
+    # 'all': every managed server of the other parties probes a managed party's fed/SPU ports (what the issue of
+    # record and a strict network policy want); 'heads': only the heads, which are the only servers that open
+    # cross-party connections (the worker pins RayFed proxies and SPU runtimes to the head). A peer party (another
+    # organisation's inventory) is probed by the heads only either way: its firewall admits only our head.
     'cross_party_sources': 'all',
     # 'ends': probe the first and the last port of the Ray worker range; 'all': every port of it.
     'worker_ports': 'ends',
@@ -154,7 +155,9 @@ def probes(plan, source, phase, options=None):
                 for port, group, expect in _private_ports(node, opts['worker_ports'], host in opts['deployed']):
                     out.append(_target(node['node_ip'], port, expect, party, host, group))
             continue
-        if src_node['role'] == 'head' or opts['cross_party_sources'] == 'all':
+        # A peer party's firewall knows only our head (its sf_peer_parties entry for us is our head's external
+        # address), and only the head opens cross-party connections: only the head probes a peer party.
+        if src_node['role'] == 'head' or (opts['cross_party_sources'] == 'all' and p.get('managed')):
             # What other parties reach (the fed and SPU ranges), at the party's external address. Nothing of ours
             # listens there for a peer party between jobs: its expectation is peer_expect.
             managed = p.get('managed')

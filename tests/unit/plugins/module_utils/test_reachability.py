@@ -120,6 +120,16 @@ def test_peer_parties_are_probed_as_they_are():
     assert 'carol' not in str(reach.listeners(plan))
 
 
+def test_only_the_heads_probe_a_peer_party():
+    # carol's firewall (her organisation's inventory) admits only our heads' external addresses
+    plan = build(peers={'carol': {'external_ip': '198.51.100.7', 'fed_port': 29000, 'spu_port': 29500}})
+    assert by(reach.probes(plan, 'alice-1', 'preflight'), party='carol')
+    assert not by(reach.probes(plan, 'alice-2', 'preflight'), party='carol')
+    assert not by(reach.probes(plan, 'alice-2', 'verify'), party='carol')
+    # a managed party's ports are still probed from every server (cross_party_sources: all)
+    assert by(reach.probes(plan, 'alice-2', 'preflight'), party='bob', group='fed')
+
+
 def test_listeners_cover_every_planned_port_and_skip_the_worker_range_when_deployed(plan):
     lst = reach.listeners(plan)
     assert set(lst) == {'alice-1', 'alice-2', 'bob-1'}
