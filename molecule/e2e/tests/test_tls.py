@@ -112,10 +112,10 @@ def test_two_organisations_each_deploying_its_own_servers(organisations, servers
     assert len(names) == 2, names
     exported = {}
     for party, org in organisations.items():
-        dest = os.path.join(org, f"{party}-ca.pem")
+        dest = os.path.join(os.path.dirname(org), f"{party}-ca.pem")   # the file they send (not in an inventory)
         proc = org_playbook(org, "tls-export.yml", "-e", f"party={party}", "-e", f"dest={dest}")
         assert passed(proc)[0], passed(proc)[1]
-        fingerprint = re.search(r"SHA-256 ([0-9A-F:]{95})", proc.stdout)
+        fingerprint = re.search(r"CN=%s SecretFlow CA,O=%s\s+SHA-256 ([0-9A-F:]{95})" % (party, party), proc.stdout)
         assert fingerprint, proc.stdout[-3000:]
         exported[party] = (dest, fingerprint.group(1))
     for party, org in organisations.items():
