@@ -20,6 +20,7 @@ import json
 import re
 
 from ansible_collections.sfops.secretflow.plugins.module_utils import _ports as portlib
+from ansible_collections.sfops.secretflow.plugins.module_utils._messages import where as _where
 
 # Addresses (host:port, wildcards, cluster_config, SPU cluster_def) and the RAY_*ADDRESS rule are shared with the
 # worker, which imports the same file (worker/sfworker/_topology.py is a symlink to it); re-exported here.
@@ -92,15 +93,6 @@ class PlanError(Exception):
     def __init__(self, errors):
         self.errors = list(errors)
         super(PlanError, self).__init__('\n'.join(self.errors))
-
-
-def _where(party=None, host=None):
-    parts = []
-    if party is not None:
-        parts.append("party '%s'" % party)
-    if host is not None:
-        parts.append("host '%s'" % host)
-    return ', '.join(parts) if parts else 'deployment'
 
 
 def _err(errors, party, host, var, text):

@@ -14,6 +14,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.sfops.secretflow.plugins.module_utils._messages import where
+
 MIB = 1024 * 1024
 # Ray refuses an object store below 78 MiB.
 RAY_MIN_OBJECT_STORE_MB = 78
@@ -40,13 +42,8 @@ def _as_int(name, value):
 
 
 def location(party=None, host=None):
-    """How every problem starts: ``party 'p', host 'h': ``."""
-    parts = []
-    if party is not None:
-        parts.append("party '%s'" % party)
-    if host is not None:
-        parts.append("host '%s'" % host)
-    return ', '.join(parts) + ': ' if parts else ''
+    """How every problem starts: ``party 'p', host 'h': `` (nothing when neither is known)."""
+    return where(party, host) + ': ' if party is not None or host is not None else ''
 
 
 def object_store_mb(memtotal_mb, object_store_memory_mb=0):

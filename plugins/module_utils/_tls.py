@@ -32,6 +32,8 @@ import ipaddress
 import os
 import re
 
+from ansible_collections.sfops.secretflow.plugins.module_utils._messages import where
+
 PEM_BEGIN = '-----BEGIN'
 _PEM_BLOCK = re.compile(r'-----BEGIN ([A-Z0-9 ]+)-----\s.*?-----END \1-----', re.S)
 _DNS_LABEL = re.compile(r'^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$')
@@ -64,16 +66,6 @@ def cryptography_error():
         import sys  # pylint: disable=import-outside-toplevel
         return CRYPTOGRAPHY_MISSING % ('%s: %s' % (sys.executable, exc))
     return None
-
-
-def where(party=None, host=None):
-    """``party 'alice', host 'alice-1'`` - the prefix of every message, as the deployment plan writes it."""
-    parts = []
-    if party is not None:
-        parts.append("party '%s'" % party)
-    if host is not None:
-        parts.append("host '%s'" % host)
-    return ', '.join(parts) if parts else 'deployment'
 
 
 class Material(object):
