@@ -89,7 +89,8 @@ class ActionModule(ActionBase):
             return result
         result['plan'] = plan
         result['summary'] = planlib.summary_lines(plan)
-        if not plan['tls']['enabled']:
-            # every run: plaintext between organisations must never go unnoticed
-            result['warnings'] = [planlib.TLS_OFF_WARNING]
+        # every run: plaintext between organisations, or an SPU protocol without security, must never go unnoticed
+        warnings = planlib.plan_warnings(plan)
+        if warnings:
+            result['warnings'] = warnings
         return result

@@ -26,7 +26,8 @@ from ansible_collections.sfops.secretflow.plugins.module_utils._messages import 
 # worker, which imports the same file (worker/sfworker/_topology.py is a symlink to it); re-exported here.
 # pylint: disable-next=unused-import
 from ansible_collections.sfops.secretflow.plugins.module_utils._topology import (  # noqa: F401
-    RAY_ADDRESS_WHY, cluster_config, hostport, is_dns_name, is_ip, is_ray_address_var, listen_any, spu_cluster_def,
+    RAY_ADDRESS_WHY, SPU_INSECURE_PROTOCOLS, check_spu_protocols, cluster_config, hostport, is_dns_name, is_ip,
+    is_ray_address_var, listen_any, spu_cluster_def,
 )
 
 PLAN_VERSION = 1
@@ -51,15 +52,18 @@ OWN_RAY_FLAGS = ('--head', '--address', '--node-ip-address', '--node-name', '--w
 
 def _party_vars():
     """Variables that describe the party as a whole, on which every host must agree with its head: the ports only
-    the head binds (the other nodes dial them, other parties reach them) and the number of job slots."""
-    return portlib.port_vars([row for row in portlib.PORTS if row.bound == portlib.HEAD]) + ('sf_job_slots',)
+    the head binds (the other nodes dial them, other parties reach them), the number of job slots and the SPU
+    protocols the party's workers allow."""
+    return portlib.port_vars([row for row in portlib.PORTS if row.bound == portlib.HEAD]) + ('sf_job_slots',
+                                                                                             'sf_spu_protocols')
 
 
 def _defaulted_vars():
     """Variables that have a default. The defaults themselves live in ONE place, roles/plan/defaults/main.yml
     (documented there and in meta/argument_specs.yml); the action plugin passes them in as ``defaults``."""
     return ('sf_ray_role',) + portlib.port_vars() + ('sf_job_slots', 'sf_worker_env', 'sf_ray_start_extra_args',
-                                                     'sf_peer_parties', 'sf_spu_runtime_config') + TLS_VARS
+                                                     'sf_peer_parties', 'sf_spu_runtime_config',
+                                                     'sf_spu_protocols') + TLS_VARS
 
 
 def _managed_ray_flags():
@@ -81,7 +85,7 @@ PARTY_VARS = _party_vars()
 DEFAULTED_VARS = _defaulted_vars()
 # Variables the plan reads from each host (plus inventory_hostname / ansible_host).
 HOST_VARS = ('sf_node_id', 'sf_node_ip', 'sf_external_ip', 'sf_ray_role', 'sf_worker_env',
-             'sf_ray_start_extra_args') + PORT_VARS + ('sf_job_slots',)
+             'sf_ray_start_extra_args') + PORT_VARS + ('sf_job_slots', 'sf_spu_protocols')
 MANAGED_RAY_FLAGS = _managed_ray_flags()
 # Variables that describe the whole deployment: every managed host must see the same value.
 DEPLOYMENT_VARS = ('sf_peer_parties', 'sf_spu_runtime_config') + TLS_VARS
@@ -200,6 +204,38 @@ def _deployment_value(var, hosts, defaults, errors):
     if values:
         return sorted(values.values(), key=lambda v: v[1][0])[0][0]
     return defaults.get(var)
+
+
+def _check_spu_protocols(host, spu_runtime, errors):
+    """The SPU protocols the host's worker lets a job run (``sf_spu_protocols``, party-wide); the deployment's
+    ``sf_spu_runtime_config`` protocol must be one of them."""
+    protocols, problems = check_spu_protocols(host.get('sf_spu_protocols'))
+    for text in problems:
+        _err(errors, host.party, host.name, 'sf_spu_protocols', text)
+    default = spu_runtime.get('protocol') if isinstance(spu_runtime, dict) else None
+    if protocols is not None and default is not None and default not in protocols:
+        _err(errors, host.party, host.name, 'sf_spu_protocols',
+             '=%r does not contain %r, the protocol of sf_spu_runtime_config (every job runs it unless the task '
+             'picks another one of this list)' % (protocols, default))
+    return protocols
+
+
+def spu_protocol_warnings(plan):
+    """One warning per managed party whose workers allow a protocol that protects nothing (REF2K)."""
+    warnings = []
+    for name in plan['party_order']:
+        for protocol in plan['parties'][name].get('spu_protocols') or ():
+            if protocol in SPU_INSECURE_PROTOCOLS:
+                warnings.append('%s: sf_spu_protocols allows %s - %s. Jobs of this party may run it when a task asks '
+                                'for it; list only SEMI2K, ABY3, CHEETAH unless this is a test deployment.'
+                                % (_where(name, None), protocol, SPU_INSECURE_PROTOCOLS[protocol]))
+    return warnings
+
+
+def plan_warnings(plan):
+    """What every run of the plan must say: TLS between parties off, an insecure SPU protocol allowed."""
+    warnings = [] if plan['tls']['enabled'] else [TLS_OFF_WARNING]
+    return warnings + spu_protocol_warnings(plan)
 
 
 def _check_worker_env(host, errors):
@@ -534,6 +570,7 @@ def build_plan(inventory):
         node['ports'] = ports
         # What this node binds, from the port table (rows whose variables are invalid are left out: reported above).
         node['listeners'] = portlib.listeners(ports, role == 'head', slots)
+        node['spu_protocols'] = _check_spu_protocols(host, spu_runtime, errors)
         node['worker_env'] = _check_worker_env(host, errors)
         node['extra_args'] = _check_extra_args(host, errors)
         nodes[name] = node
@@ -610,6 +647,8 @@ def _assemble(managed, heads, nodes, peers, spu_runtime, tls):
             'external_ip': head['external_ip'],
             'ray_address': hostport(head['node_ip'], hp['sf_ray_port']),
             'redis': {'host': head['node_ip'], 'port': hp['sf_redis_port']},
+            # the SPU protocols the party's workers let a job run (sf_spu_protocols)
+            'spu_protocols': list(head['spu_protocols']),
             'nodes': {},
         }
         parties[party].update(_public(head['listeners']))
@@ -714,6 +753,7 @@ def worker_config(plan, host, settings):
             for name, q in plan['parties'].items()
         },
         'spu_runtime_config': dict(plan['spu_cluster_def']['runtime_config']),
+        'spu_protocols': list(p['spu_protocols']),
         'gateway_resource': GATEWAY_RESOURCE,
     }
     for key in ('queue', 'data_dir', 'log_level'):

@@ -19,7 +19,8 @@ plan -> worker".
 What lives here: how a host and a port become an address (IPv6 in brackets), the wildcard a listener binds,
 the RayFed ``cluster_config`` and SPU ``cluster_def`` of a job slot (with the own node's ``tls_opts`` when the
 parties talk TLS), and the rule naming the ``RAY_*ADDRESS`` environment variables that nobody may set
-(inventory validation) and the worker removes (before Ray is imported).
+(inventory validation) and the worker removes (before Ray is imported); and the SPU protocols a deployment may
+allow (the plan's ``sf_spu_protocols`` validates against them, the worker's ``spu_protocols`` too).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -174,3 +175,30 @@ def spu_cluster_def(parties, runtime_config, slot, self_party=None, tls_opts=Non
         'nodes': nodes,
         'runtime_config': dict(runtime_config or {}),
     }
+
+
+# SPU protocols (SPU 0.9 ``spu_pb2.ProtocolKind``). Which of them a party's jobs may run is deployment configuration:
+# the plan's ``sf_spu_protocols`` -> the worker config's ``spu_protocols``; a task may only choose among those.
+SPU_PROTOCOLS = ('REF2K', 'SEMI2K', 'ABY3', 'CHEETAH', 'SECURENN')
+SPU_DEFAULT_PROTOCOLS = ('SEMI2K', 'ABY3', 'CHEETAH')
+# Protocols that protect nothing: allowed only when listed explicitly, and warned about.
+SPU_INSECURE_PROTOCOLS = {
+    'REF2K': 'REF2K is SPU\'s reference protocol with "no security guarantee": the parties\' secrets are not protected',
+}
+# The number of parties a protocol runs with (SEMI2K and REF2K: any number from 2).
+SPU_PROTOCOL_PARTIES = {'ABY3': 3, 'CHEETAH': 2, 'SECURENN': 3}
+
+
+def check_spu_protocols(value):
+    """Validate a list of SPU protocol names. Returns ``(protocols, problems)``: the names as a list (None when
+    ``value`` is unusable) and what is wrong, each a sentence to follow the variable's name."""
+    if not isinstance(value, (list, tuple)) or not value:
+        return None, ['=%r must be a non-empty list of SPU protocols (known: %s; default: %s)'
+                      % (value, ', '.join(SPU_PROTOCOLS), ', '.join(SPU_DEFAULT_PROTOCOLS))]
+    problems = []
+    for name in value:
+        if name not in SPU_PROTOCOLS:
+            problems.append('has an unknown SPU protocol %r (known: %s)' % (name, ', '.join(SPU_PROTOCOLS)))
+    if len(set(str(name) for name in value)) != len(value):
+        problems.append('=%r lists a protocol twice' % (list(value),))
+    return (None if problems else list(value)), problems

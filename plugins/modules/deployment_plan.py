@@ -22,9 +22,13 @@ description:
     C(ray start) command line the other roles use.
   - See the collection README for the inventory model and the variables (C(sf_node_id), C(sf_node_ip),
     C(sf_external_ip), C(sf_ray_role), the C(sf_*_port) variables, C(sf_job_slots), C(sf_worker_env),
-    C(sf_ray_start_extra_args), C(sf_peer_parties), C(sf_spu_runtime_config), C(sf_tls_enabled),
-    C(sf_tls_verify_depth)). Defaults come from the C(sfops.secretflow.plan) role.
+    C(sf_ray_start_extra_args), C(sf_peer_parties), C(sf_spu_runtime_config), C(sf_spu_protocols),
+    C(sf_tls_enabled), C(sf_tls_verify_depth)). Defaults come from the C(sfops.secretflow.plan) role.
   - With C(sf_tls_enabled=false) every run returns a warning, since the links between parties are then in clear.
+  - C(sf_spu_protocols) (party-wide; default SEMI2K, ABY3, CHEETAH) is the list of SPU protocols the party's workers
+    let a task choose; an unknown name is an error naming the party, host and variable, and a list without the
+    protocol of C(sf_spu_runtime_config) too. REF2K ("no security guarantee") is allowed only when listed, and every
+    run then returns a warning naming the party.
     The certificates are not part of the plan (role C(sfops.secretflow.tls) makes and checks them); the plan only
     checks that a peer's C(ca_cert) is a string (PEM text or a controller path).
 options:
@@ -70,9 +74,9 @@ plan:
     parties:
       description:
         - Party name to C(managed), C(head), C(external_ip), C(fed_port), C(spu_port), C(fed_ports), C(spu_ports),
-          C(listeners), C(ray_address), C(redis), C(cluster_config) and C(nodes) (host name to C(node_id), C(node_ip),
-          C(external_ip), C(role), C(listeners), C(ports), C(worker_env), C(ray_start_argv)). Peer parties have
-          C(managed=false) and no nodes.
+          C(listeners), C(ray_address), C(redis), C(spu_protocols), C(cluster_config) and C(nodes) (host name to
+          C(node_id), C(node_ip), C(external_ip), C(role), C(listeners), C(ports), C(worker_env), C(ray_start_argv)).
+          Peer parties have C(managed=false) and no nodes.
         - A node's C(listeners) are the ports it binds, one entry per row of the collection's port table
           (C(plugins/module_utils/_ports.py)) - C(name), C(variables) (the inventory variables), C(first), C(last),
           C(group) (its column in the reachability matrix - C(gcs), C(redis), C(ray), C(fed), C(spu)), C(reach)

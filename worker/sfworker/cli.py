@@ -56,6 +56,10 @@ def cmd_worker(args) -> int:
     ]
     print(f"sfworker: party={cfg.party} node_id={cfg.node_id} queue={cfg.queue} concurrency={concurrency} "
           f"broker={cfg.redacted_redis_url()} ray={cfg.ray_address}", file=sys.stderr, flush=True)
+    from .config import insecure_protocols
+
+    for why in insecure_protocols(cfg):
+        print(f"sfworker: WARNING: spu_protocols allows {why}", file=sys.stderr, flush=True)
     app.worker_main(argv=argv)
     return 0
 

@@ -16,7 +16,9 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import yaml
 
-from ._topology import hostport, is_dns_name, is_ip
+from ._topology import (
+    SPU_DEFAULT_PROTOCOLS, SPU_INSECURE_PROTOCOLS, check_spu_protocols, hostport, is_dns_name, is_ip,
+)
 from .errors import ConfigError
 
 DEFAULT_CONFIG_PATH = "/etc/sfworker/config.yml"
@@ -29,6 +31,7 @@ _TOP_KEYS = {
     "queue", "data_dir", "work_dir", "job_slots", "peer_timeout_s", "job_timeout_s",
     "slot_wait_timeout_s", "slot_lock_ttl_s", "concurrency", "parties", "spu_runtime_config",
     "spu_link_desc", "cross_silo_comm_options", "status_list_max", "log_level", "gateway_resource", "tls",
+    "spu_protocols", "job_memory_limit_mb",
 }
 _PARTY_KEYS = {"external_ip", "fed_port", "spu_port"}
 _TLS_KEYS = {"dir", "verify_depth"}
@@ -106,6 +109,10 @@ class WorkerConfig:
     slot_lock_ttl_s: float = 60.0
     concurrency: int = 2
     spu_runtime_config: Dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SPU_RUNTIME_CONFIG))
+    # the SPU protocols a task may choose (the deployment's sf_spu_protocols)
+    spu_protocols: List[str] = field(default_factory=lambda: list(SPU_DEFAULT_PROTOCOLS))
+    # RLIMIT_DATA of each job process in MiB (0: none); see sfworker.runner.job_rlimits
+    job_memory_limit_mb: int = 0
     spu_link_desc: Dict[str, Any] = field(default_factory=dict)
     cross_silo_comm_options: Dict[str, Any] = field(default_factory=dict)
     status_list_max: int = 100
@@ -301,6 +308,22 @@ def _comm_options(raw: Mapping, source) -> Dict[str, Any]:
     return comm
 
 
+def _spu_protocols(raw: Mapping, source) -> List[str]:
+    """The SPU protocols a task may choose: absent -> SEMI2K, ABY3, CHEETAH; REF2K only when listed (it has "no
+    security guarantee"; the plan warns about it in every run)."""
+    if raw.get("spu_protocols") is None:
+        return list(SPU_DEFAULT_PROTOCOLS)
+    protocols, problems = check_spu_protocols(raw["spu_protocols"])
+    if problems:
+        raise _err("spu_protocols", problems[0].lstrip("="), source)
+    return protocols
+
+
+def insecure_protocols(cfg: "WorkerConfig") -> List[str]:
+    """The allowed protocols that protect nothing (REF2K), with why: the worker logs them at start."""
+    return [f"{p}: {SPU_INSECURE_PROTOCOLS[p]}" for p in cfg.spu_protocols if p in SPU_INSECURE_PROTOCOLS]
+
+
 def parse_config(raw: Any, source: Optional[str] = None) -> WorkerConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"config{' ' + source if source else ''}: top level must be a mapping")
@@ -386,6 +409,10 @@ def parse_config(raw: Any, source: Optional[str] = None) -> WorkerConfig:
     for k in ("protocol", "field"):
         if not isinstance(spu_rc.get(k), str):
             raise _err(f"spu_runtime_config.{k}", f"must be a string, got {spu_rc.get(k)!r}", source)
+    spu_protocols = _spu_protocols(raw, source)
+    if spu_rc["protocol"] not in spu_protocols:
+        raise _err("spu_runtime_config.protocol", f"{spu_rc['protocol']!r} is not one of spu_protocols "
+                                                  f"({', '.join(spu_protocols)})", source)
 
     return WorkerConfig(
         party=party,
@@ -405,6 +432,8 @@ def parse_config(raw: Any, source: Optional[str] = None) -> WorkerConfig:
         concurrency=concurrency,
         parties=parties,
         spu_runtime_config=spu_rc,
+        spu_protocols=spu_protocols,
+        job_memory_limit_mb=_int(raw, "job_memory_limit_mb", 0, source, lo=0),
         spu_link_desc=_dict(raw, "spu_link_desc", source),
         cross_silo_comm_options=_comm_options(raw, source),
         status_list_max=status_list_max,

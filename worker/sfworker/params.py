@@ -3,6 +3,11 @@
 Runs in the Celery worker process, before anything is started; must not import secretflow.
 Everything that must be identical in every party (job parties, job_name, slot) is derived only
 from task_request_id and task_params, never from local state.
+
+A task chooses only job-level options, each from an allow-list (issue #12): its slot and name, timeouts, message
+sizes, log level, the SPU protocol among the deployment's ``spu_protocols``, SPU field and link timeouts. Addresses,
+TLS, the serialization allow-list, the communication backend and the proxies' placement are the deployment's
+(the worker config); any other key is refused with an error naming it by its dotted path in task_params.
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ from .errors import ParamsError
 from .tasks.registry import ValidationContext, get_task_type
 from .tls import TASK_REFUSED_COMM_OPTIONS, TLS_OPTION_NAMES, TLS_REFUSED_WHY
 
+INT32_MAX = 2 ** 31 - 1
+
 TASK_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$")
 JOB_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 
 TOP_LEVEL_KEYS = {"task_config", "sf_init_config", "spu_config"}
 SF_INIT_KEYS = {
-    "address",            # own Ray head; default: config ray_address
+    "address",            # only the config's ray_address itself (the deployment decides it); may be left out
     "job_name",           # default: derived from task_request_id
     "job_slot",           # default: sha256(task_request_id) % job_slots
     "logging_level",
@@ -36,6 +43,16 @@ SPU_LINK_DESC_KEYS = {
     "connect_retry_times", "connect_retry_interval_ms", "recv_timeout_ms", "http_max_payload_size",
     "http_timeout_ms", "throttle_window_size", "brpc_channel_protocol", "brpc_channel_connection_type",
 }
+# What a task may put into cross_silo_comm_options: RayFed's timeout and message size, nothing else (placement
+# labels, the allow-list, retries, headers and channel options are the deployment's: the config file).
+TASK_COMM_OPTION_KEYS = {"timeout_in_ms", "messages_max_size_in_bytes"}
+# What a task may put into spu_config.runtime_config: the protocol (one of the config's spu_protocols), the field and
+# the fixed-point precision. Everything else (beaver_type and its TTP server address, traces, snapshots, experimental
+# switches) stays the deployment's (the config's spu_runtime_config).
+TASK_SPU_RUNTIME_KEYS = {"protocol", "field", "fxp_fraction_bits"}
+SPU_FIELDS = ("FM32", "FM64", "FM128")
+SPU_BRPC_PROTOCOLS = ("http", "baidu_std", "h2", "h2:grpc")
+SPU_BRPC_CONNECTION_TYPES = ("single", "pooled", "short")
 
 
 # At least this many SPU link attempts (~28 s): both parties create their SPU runtime actor only after the RayFed
@@ -60,6 +77,80 @@ def refuse_security_keys(where: str, given: Any, extra: Optional[Dict[str, str]]
     for key in sorted(given):
         if key in refused:
             raise ParamsError(f"task_params.{where}.{key} cannot be set by a task: {refused[key]}")
+
+
+def refuse_unlisted(where: str, given: Dict[str, Any], allowed) -> None:
+    """ParamsError naming (by dotted path) every key of ``given`` outside ``allowed``."""
+    unknown = sorted(set(given) - set(allowed), key=str)
+    if unknown:
+        keys = ", ".join(f"task_params.{where}.{k}" for k in unknown)
+        raise ParamsError(f"{keys}: not an option a task may set (allowed in task_params.{where}: "
+                          f"{', '.join(sorted(allowed))}; everything else is the deployment's)")
+
+
+def _positive_int(v: Any, where: str, hi: int = INT32_MAX) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
+        raise ParamsError(f"task_params.{where} must be an integer in 1..{hi}, got {v!r}")
+    return v
+
+
+def _task_comm_options(extra: Any, job_timeout_s: float) -> Dict[str, Any]:
+    """A task's cross_silo_comm_options: only TASK_COMM_OPTION_KEYS, positive integers."""
+    where = "sf_init_config.cross_silo_comm_options"
+    if not isinstance(extra, dict):
+        raise ParamsError(f"task_params.{where} must be a mapping")
+    refuse_security_keys(where, extra, TASK_REFUSED_COMM_OPTIONS)
+    refuse_unlisted(where, extra, TASK_COMM_OPTION_KEYS)
+    out = {}
+    if extra.get("timeout_in_ms") is not None:
+        out["timeout_in_ms"] = _positive_int(extra["timeout_in_ms"], where + ".timeout_in_ms",
+                                             min(INT32_MAX, int(job_timeout_s * 1000)))
+    if extra.get("messages_max_size_in_bytes") is not None:
+        out["messages_max_size_in_bytes"] = _positive_int(extra["messages_max_size_in_bytes"],
+                                                          where + ".messages_max_size_in_bytes")
+    return out
+
+
+def _task_runtime_config(rc: Any, protocols: List[str]) -> Dict[str, Any]:
+    """A task's spu_config.runtime_config: the protocol among ``protocols``, the field, fxp_fraction_bits."""
+    where = "spu_config.runtime_config"
+    if not isinstance(rc, dict):
+        raise ParamsError(f"task_params.{where} must be a mapping")
+    refuse_security_keys(where, rc)
+    refuse_unlisted(where, rc, TASK_SPU_RUNTIME_KEYS)
+    out = {}
+    if rc.get("protocol") is not None:
+        if rc["protocol"] not in protocols:
+            raise ParamsError(f"task_params.{where}.protocol {rc['protocol']!r} is not allowed in this deployment "
+                              f"(allowed: {', '.join(protocols)}; the worker config's spu_protocols)")
+        out["protocol"] = rc["protocol"]
+    if rc.get("field") is not None:
+        if rc["field"] not in SPU_FIELDS:
+            raise ParamsError(f"task_params.{where}.field must be one of {', '.join(SPU_FIELDS)}, got {rc['field']!r}")
+        out["field"] = rc["field"]
+    if rc.get("fxp_fraction_bits") is not None:
+        out["fxp_fraction_bits"] = _positive_int(rc["fxp_fraction_bits"], where + ".fxp_fraction_bits", 64)
+    return out
+
+
+def _task_link_desc(ld: Any) -> Dict[str, Any]:
+    """A task's spu_config.link_desc: SPU_LINK_DESC_KEYS, integers >= 0 and the two brpc choices."""
+    where = "spu_config.link_desc"
+    if not isinstance(ld, dict):
+        raise ParamsError(f"task_params.{where} must be a mapping")
+    refuse_security_keys(where, ld)
+    refuse_unlisted(where, ld, SPU_LINK_DESC_KEYS)
+    for key, v in ld.items():
+        if key == "brpc_channel_protocol":
+            if v not in SPU_BRPC_PROTOCOLS:
+                raise ParamsError(f"task_params.{where}.{key} must be one of {', '.join(SPU_BRPC_PROTOCOLS)}, got {v!r}")
+        elif key == "brpc_channel_connection_type":
+            if v not in SPU_BRPC_CONNECTION_TYPES:
+                raise ParamsError(f"task_params.{where}.{key} must be one of {', '.join(SPU_BRPC_CONNECTION_TYPES)}, "
+                                  f"got {v!r}")
+        elif isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= INT32_MAX:
+            raise ParamsError(f"task_params.{where}.{key} must be an integer in 0..{INT32_MAX}, got {v!r}")
+    return dict(ld)
 
 
 def job_name_for(task_request_id: str) -> str:
@@ -95,9 +186,10 @@ def build_job_spec(cfg: WorkerConfig, task_request_id: Any, task_params: Any) ->
     task_request_id = check_task_request_id(task_request_id)
     if not isinstance(task_params, dict):
         raise ParamsError(f"task_params must be a mapping, got {type(task_params).__name__}")
-    unknown = sorted(set(task_params) - TOP_LEVEL_KEYS)
+    unknown = sorted(set(task_params) - TOP_LEVEL_KEYS, key=str)
     if unknown:
-        raise ParamsError(f"task_params: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(TOP_LEVEL_KEYS))})")
+        raise ParamsError(f"{', '.join(f'task_params.{k}' for k in unknown)}: unknown key(s) "
+                          f"(allowed: {', '.join(sorted(TOP_LEVEL_KEYS))})")
 
     task_config = task_params.get("task_config")
     if not isinstance(task_config, dict):
@@ -116,17 +208,13 @@ def build_job_spec(cfg: WorkerConfig, task_request_id: Any, task_params: Any) ->
             "task_params.sf_init_config.parties is not supported: it selects SecretFlow simulation mode; "
             "this worker runs production mode only (parties come from task_config)"
         )
-    unknown = sorted(set(sf_init) - SF_INIT_KEYS)
-    if unknown:
-        raise ParamsError(f"task_params.sf_init_config: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(SF_INIT_KEYS))})")
+    refuse_unlisted("sf_init_config", sf_init, SF_INIT_KEYS)
 
     spu_config = task_params.get("spu_config") or {}
     if not isinstance(spu_config, dict):
         raise ParamsError(f"task_params.spu_config must be a mapping, got {type(spu_config).__name__}")
     refuse_security_keys("spu_config", spu_config)
-    unknown = sorted(set(spu_config) - SPU_CONFIG_KEYS)
-    if unknown:
-        raise ParamsError(f"task_params.spu_config: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(SPU_CONFIG_KEYS))})")
+    refuse_unlisted("spu_config", spu_config, SPU_CONFIG_KEYS)
 
     ctx = ValidationContext(cfg)
     norm_cfg, parties = task_type.validate(dict(task_config), ctx)
@@ -151,12 +239,13 @@ def build_job_spec(cfg: WorkerConfig, task_request_id: Any, task_params: Any) ->
     if not isinstance(job_name, str) or not JOB_NAME_RE.match(job_name):
         raise ParamsError(f"sf_init_config.job_name must match {JOB_NAME_RE.pattern}, got {job_name!r}")
 
-    # ---- Ray address (own party's head). Never from RAY_ADDRESS.
-    address = sf_init.get("address") or cfg.ray_address
-    if not isinstance(address, str) or ":" not in address:
-        raise ParamsError(f"sf_init_config.address must be HOST:PORT of this party's Ray head, got {address!r}")
-    if address in ("local", "auto") or address.startswith("ray://"):
-        raise ParamsError(f"sf_init_config.address {address!r} is not allowed: give HOST:PORT of this party's Ray head")
+    # ---- Ray address: the deployment's (config ray_address), never RAY_ADDRESS, never a task's. A task that sends
+    # it anyway (orchestrators that were told it) must send exactly that address.
+    address = cfg.ray_address
+    if sf_init.get("address") is not None and sf_init["address"] != address:
+        raise ParamsError(f"task_params.sf_init_config.address {sf_init['address']!r} is not allowed: the job's driver "
+                          f"connects to this party's own Ray head, {address} (the worker config's ray_address); "
+                          f"leave the key out")
 
     logging_level = sf_init.get("logging_level", "warning")
     if logging_level not in ("debug", "info", "warning", "error", "critical"):
@@ -169,11 +258,8 @@ def build_job_spec(cfg: WorkerConfig, task_request_id: Any, task_params: Any) ->
     peer_timeout_s = float(peer_timeout_s)
 
     comm = dict(cfg.cross_silo_comm_options)
-    extra_comm = sf_init.get("cross_silo_comm_options") or {}
-    if not isinstance(extra_comm, dict):
-        raise ParamsError("sf_init_config.cross_silo_comm_options must be a mapping")
-    refuse_security_keys("sf_init_config.cross_silo_comm_options", extra_comm, TASK_REFUSED_COMM_OPTIONS)
-    comm.update(extra_comm)
+    extra_comm = sf_init.get("cross_silo_comm_options")
+    comm.update(_task_comm_options({} if extra_comm is None else extra_comm, cfg.job_timeout_s))
     if "sending_failure_handler" in comm:
         raise ParamsError("cross_silo_comm_options.sending_failure_handler cannot be given (the worker installs its own)")
     for key in ("recv_resource_label", "send_resource_label"):
@@ -183,24 +269,25 @@ def build_job_spec(cfg: WorkerConfig, task_request_id: Any, task_params: Any) ->
 
     # ---- SPU
     runtime_config = dict(cfg.spu_runtime_config)
-    rc_over = spu_config.get("runtime_config") or {}
-    if not isinstance(rc_over, dict):
-        raise ParamsError("spu_config.runtime_config must be a mapping")
-    runtime_config.update(rc_over)
+    rc_over = spu_config.get("runtime_config")
+    runtime_config.update(_task_runtime_config({} if rc_over is None else rc_over, cfg.spu_protocols))
+    need = _topology.SPU_PROTOCOL_PARTIES.get(runtime_config["protocol"])
+    if task_type.needs_spu and need is not None and len(parties) != need:
+        raise ParamsError(f"SPU protocol {runtime_config['protocol']} runs with exactly {need} parties, this job has "
+                          f"{len(parties)} ({', '.join(parties)}): choose another one in "
+                          f"task_params.spu_config.runtime_config.protocol (allowed: {', '.join(cfg.spu_protocols)})")
     link_desc = {
         # bound SPU's link setup by peer_timeout_s (see spu_connect_retry_times)
         "connect_retry_times": spu_connect_retry_times(peer_timeout_s),
         "connect_retry_interval_ms": 1000,
     }
     link_desc.update(cfg.spu_link_desc)
-    ld_over = spu_config.get("link_desc") or {}
-    if not isinstance(ld_over, dict):
-        raise ParamsError("spu_config.link_desc must be a mapping")
-    refuse_security_keys("spu_config.link_desc", ld_over)
-    link_desc.update(ld_over)
     unknown = sorted(set(link_desc) - SPU_LINK_DESC_KEYS)
     if unknown:
-        raise ParamsError(f"spu_config.link_desc: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(SPU_LINK_DESC_KEYS))})")
+        raise ParamsError(f"config spu_link_desc: unknown key(s) {', '.join(unknown)} "
+                          f"(allowed: {', '.join(sorted(SPU_LINK_DESC_KEYS))})")
+    ld_over = spu_config.get("link_desc")
+    link_desc.update(_task_link_desc({} if ld_over is None else ld_over))
 
     # The deployment plan's own functions (sfworker/_topology.py is the collection's module_utils/_topology.py),
     # given the job's parties as the plan shipped them: identical to the plan's cluster_config for this slot.

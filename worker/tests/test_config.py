@@ -194,6 +194,15 @@ BAD = [
      r"allow-list itself"),
     ("comm-backend", lambda r: r.update(cross_silo_comm_options={"cross_silo_comm_backend": "brpc_link"}),
      "'cross_silo_comm_options.cross_silo_comm_backend'.*gRPC backend"),
+    ("spu_protocols-unknown", lambda r: r.update(spu_protocols=["SEMI2K", "SPDZ2K"]),
+     r"'spu_protocols'.*unknown SPU protocol 'SPDZ2K'"),
+    ("spu_protocols-type", lambda r: r.update(spu_protocols="SEMI2K"), r"'spu_protocols'.*non-empty list"),
+    ("spu_protocols-empty", lambda r: r.update(spu_protocols=[]), r"'spu_protocols'.*non-empty list"),
+    ("spu_protocols-default-not-listed", lambda r: r.update(spu_protocols=["ABY3"]),
+     r"'spu_runtime_config.protocol'.*'SEMI2K' is not one of spu_protocols \(ABY3\)"),
+    ("spu_runtime_config-ref2k", lambda r: r.update(spu_runtime_config={"protocol": "REF2K", "field": "FM64"}),
+     r"'spu_runtime_config.protocol'.*'REF2K' is not one of spu_protocols \(SEMI2K, ABY3, CHEETAH\)"),
+    ("job_memory_limit_mb", lambda r: r.update(job_memory_limit_mb=-1), r"'job_memory_limit_mb'.*>= 0"),
 ]
 
 
@@ -206,3 +215,21 @@ def test_bad_config(data_dir, name, mutate, pattern):
 def test_top_level_not_mapping():
     with pytest.raises(ConfigError, match="top level must be a mapping"):
         parse_config(["a"])
+
+
+def test_spu_protocols_default_is_the_plans(data_dir):
+    """The worker's default (no spu_protocols key) is the plan's default of sf_spu_protocols: one list, REF2K not in."""
+    from helpers import plan_defaults
+
+    cfg = parse_config(base_config(data_dir))
+    assert cfg.spu_protocols == plan_defaults()["sf_spu_protocols"] == ["SEMI2K", "ABY3", "CHEETAH"]
+    assert cfg.job_memory_limit_mb == 0
+
+
+def test_ref2k_only_when_listed(data_dir):
+    from sfworker.config import insecure_protocols
+
+    assert insecure_protocols(parse_config(base_config(data_dir))) == []
+    cfg = parse_config(base_config(data_dir, spu_protocols=["SEMI2K", "REF2K"]))
+    assert cfg.spu_protocols == ["SEMI2K", "REF2K"]
+    assert [w.split(":")[0] for w in insecure_protocols(cfg)] == ["REF2K"]

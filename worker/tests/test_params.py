@@ -89,11 +89,12 @@ def test_explicit_slot(cfg, data_dir):
 
 def test_overrides(cfg):
     p = sum_params()
-    p["sf_init_config"] = {"address": "10.0.0.1:6379", "job_name": "custom_job", "peer_timeout_s": 5,
+    # the address only as the deployment's own (an orchestrator that was told it may keep sending it)
+    p["sf_init_config"] = {"address": "127.0.0.1:16380", "job_name": "custom_job", "peer_timeout_s": 5,
                            "cross_silo_comm_options": {"timeout_in_ms": 1000}}
     p["spu_config"] = {"link_desc": {"recv_timeout_ms": 1000}}
     spec = build_job_spec(cfg, "r", p)
-    assert spec["ray_address"] == "10.0.0.1:6379" and spec["job_name"] == "custom_job"
+    assert spec["ray_address"] == "127.0.0.1:16380" and spec["job_name"] == "custom_job"
     assert spec["peer_timeout_s"] == 5 and spec["spu_link_desc"]["connect_retry_times"] == 3
     assert spec["cross_silo_comm_options"] == {"timeout_in_ms": 1000}
     assert spec["spu_link_desc"]["recv_timeout_ms"] == 1000
@@ -142,15 +143,18 @@ BAD_PSI = [
     ("slot-type", lambda p: tc(p).update(job_slot="1"), r"job_slot must be an integer"),
     ("slot-disagree", lambda p: (tc(p).update(job_slot=1), p.update(sf_init_config={"job_slot": 2})), r"disagree"),
     ("sf-parties", lambda p: p.update(sf_init_config={"parties": ["alice", "bob"]}), r"simulation mode"),
-    ("sf-unknown", lambda p: p.update(sf_init_config={"num_cpus": 4}), r"sf_init_config: unknown key\(s\) num_cpus"),
-    ("sf-address-local", lambda p: p.update(sf_init_config={"address": "local"}), r"HOST:PORT of this party.s Ray head"),
+    ("sf-unknown", lambda p: p.update(sf_init_config={"num_cpus": 4}),
+     r"^task_params\.sf_init_config\.num_cpus: not an option a task may set"),
+    ("sf-address-local", lambda p: p.update(sf_init_config={"address": "local"}),
+     r"sf_init_config.address 'local' is not allowed.*own Ray head, 127.0.0.1:16380"),
     ("sf-job-name", lambda p: p.update(sf_init_config={"job_name": "bad name!"}), r"job_name must match"),
     ("sf-peer-timeout", lambda p: p.update(sf_init_config={"peer_timeout_s": 0}), r"peer_timeout_s must be"),
     ("comm-recv-label", lambda p: p.update(sf_init_config={"cross_silo_comm_options": {"recv_resource_label": "sf_gateway"}}),
-     r"recv_resource_label must be a mapping"),
-    ("spu-unknown", lambda p: p.update(spu_config={"runtime": {}}), r"spu_config: unknown key"),
-    ("spu-link-unknown", lambda p: p.update(spu_config={"link_desc": {"retry": 1}}), r"link_desc: unknown key"),
-    ("top-unknown", lambda p: p.update(task_cfg={}), r"task_params: unknown key\(s\) task_cfg"),
+     r"^task_params\.sf_init_config\.cross_silo_comm_options\.recv_resource_label: not an option a task may set"),
+    ("spu-unknown", lambda p: p.update(spu_config={"runtime": {}}), r"^task_params\.spu_config\.runtime: not an option"),
+    ("spu-link-unknown", lambda p: p.update(spu_config={"link_desc": {"retry": 1}}),
+     r"^task_params\.spu_config\.link_desc\.retry: not an option"),
+    ("top-unknown", lambda p: p.update(task_cfg={}), r"^task_params\.task_cfg: unknown key\(s\)"),
     ("no-task-config", lambda p: p.pop("task_config"), r"task_config is required"),
     ("no-task-type", lambda p: tc(p).pop("task_type"), r"task_type is required"),
     ("unknown-task-type", lambda p: tc(p).update(task_type="train_nn"), r"unknown task type 'train_nn'"),
@@ -252,3 +256,158 @@ def test_harmless_comm_options_still_pass(cfg):
     p["sf_init_config"] = {"cross_silo_comm_options": {"timeout_in_ms": 120000, "messages_max_size_in_bytes": 1 << 20}}
     assert build_job_spec(cfg, "r", p)["cross_silo_comm_options"] == {"timeout_in_ms": 120000,
                                                                       "messages_max_size_in_bytes": 1 << 20}
+
+
+# ---------------------------------------------------------------- issue #12: a task chooses from allow-lists only
+
+
+def test_a_foreign_ray_address_is_refused(cfg):
+    """The driver connects to this party's own Ray head only: a message may not point it at another GCS."""
+    p = sum_params()
+    p["sf_init_config"] = {"address": "203.0.113.9:6379"}
+    with pytest.raises(ParamsError) as ei:
+        build_job_spec(cfg, "r", p)
+    assert str(ei.value) == (
+        "task_params.sf_init_config.address '203.0.113.9:6379' is not allowed: the job's driver connects to this "
+        "party's own Ray head, 127.0.0.1:16380 (the worker config's ray_address); leave the key out")
+    p["sf_init_config"] = {"address": "127.0.0.1:16380"}
+    assert build_job_spec(cfg, "r", p)["ray_address"] == "127.0.0.1:16380"
+
+
+@pytest.mark.parametrize("key,value", [
+    ("proxy_max_restarts", 1), ("http_header", {"x": "y"}), ("continue_waiting_for_data_sending_on_error", True),
+    ("exit_on_sending_failure", False), ("send_resource_label", {"CPU": 1}), ("use_global_proxy", False),
+    ("max_concurrency", 1000), ("sending_failure_handler", "x"), ("grpc_retry_policy", {"maxAttempts": 1}),
+])
+def test_comm_options_outside_the_allow_list_are_refused(cfg, key, value):
+    p = sum_params()
+    p["sf_init_config"] = {"cross_silo_comm_options": {"timeout_in_ms": 1000, key: value}}
+    with pytest.raises(ParamsError) as ei:
+        build_job_spec(cfg, "r", p)
+    assert str(ei.value) == (
+        f"task_params.sf_init_config.cross_silo_comm_options.{key}: not an option a task may set (allowed in "
+        f"task_params.sf_init_config.cross_silo_comm_options: messages_max_size_in_bytes, timeout_in_ms; everything "
+        f"else is the deployment's)")
+
+
+@pytest.mark.parametrize("comm,pattern", [
+    ({"timeout_in_ms": 0}, r"cross_silo_comm_options.timeout_in_ms must be an integer in 1..3600000, got 0"),
+    ({"timeout_in_ms": "60000"}, r"timeout_in_ms must be an integer"),
+    ({"messages_max_size_in_bytes": True}, r"messages_max_size_in_bytes must be an integer"),
+    ([], r"task_params.sf_init_config.cross_silo_comm_options must be a mapping"),
+])
+def test_comm_option_values_are_checked(cfg, comm, pattern):
+    p = sum_params()
+    p["sf_init_config"] = {"cross_silo_comm_options": comm}
+    with pytest.raises(ParamsError, match=pattern):
+        build_job_spec(cfg, "r", p)
+
+
+def test_the_config_keeps_its_own_comm_options(data_dir):
+    """Placement labels, retries etc. remain settable - in the config file (the deployment), under the task's."""
+    cfg = parse_config(base_config(data_dir, cross_silo_comm_options={"proxy_max_restarts": 3, "timeout_in_ms": 5}))
+    p = sum_params()
+    p["sf_init_config"] = {"cross_silo_comm_options": {"timeout_in_ms": 9000}}
+    assert build_job_spec(cfg, "r", p)["cross_silo_comm_options"] == {"proxy_max_restarts": 3, "timeout_in_ms": 9000}
+
+
+@pytest.mark.parametrize("protocol", ["SEMI2K", "CHEETAH"])
+def test_a_task_picks_an_allowed_protocol(cfg, protocol):
+    p = sum_params()
+    p["spu_config"] = {"runtime_config": {"protocol": protocol, "field": "FM64", "fxp_fraction_bits": 18}}
+    assert build_job_spec(cfg, "r", p)["spu_cluster_def"]["runtime_config"] == {
+        "protocol": protocol, "field": "FM64", "fxp_fraction_bits": 18}
+
+
+def test_ref2k_is_refused_by_default(cfg):
+    p = sum_params()
+    p["spu_config"] = {"runtime_config": {"protocol": "REF2K"}}
+    with pytest.raises(ParamsError) as ei:
+        build_job_spec(cfg, "r", p)
+    assert str(ei.value) == ("task_params.spu_config.runtime_config.protocol 'REF2K' is not allowed in this deployment "
+                             "(allowed: SEMI2K, ABY3, CHEETAH; the worker config's spu_protocols)")
+
+
+def test_ref2k_when_the_deployment_lists_it(data_dir):
+    cfg = parse_config(base_config(data_dir, spu_protocols=["SEMI2K", "REF2K"]))
+    p = sum_params()
+    p["spu_config"] = {"runtime_config": {"protocol": "REF2K"}}
+    assert build_job_spec(cfg, "r", p)["spu_cluster_def"]["runtime_config"]["protocol"] == "REF2K"
+    p["spu_config"] = {"runtime_config": {"protocol": "CHEETAH"}}
+    with pytest.raises(ParamsError, match=r"'CHEETAH' is not allowed in this deployment \(allowed: SEMI2K, REF2K;"):
+        build_job_spec(cfg, "r", p)
+
+
+@pytest.mark.parametrize("key,value", [
+    ("beaver_type", "TrustedThirdParty"), ("ttp_beaver_config", {"server_host": "203.0.113.9:1"}),
+    ("enable_action_trace", True), ("public_random_seed", 1), ("snapshot_dump_dir", "/tmp"),
+    ("experimental_enable_inter_op_par", True),
+])
+def test_runtime_config_outside_the_allow_list_is_refused(cfg, key, value):
+    p = sum_params()
+    p["spu_config"] = {"runtime_config": {"field": "FM64", key: value}}
+    with pytest.raises(ParamsError) as ei:
+        build_job_spec(cfg, "r", p)
+    assert str(ei.value).startswith(f"task_params.spu_config.runtime_config.{key}: not an option a task may set "
+                                    f"(allowed in task_params.spu_config.runtime_config: field, fxp_fraction_bits, "
+                                    f"protocol;")
+
+
+@pytest.mark.parametrize("rc,pattern", [
+    ({"field": "FM256"}, r"runtime_config.field must be one of FM32, FM64, FM128, got 'FM256'"),
+    ({"fxp_fraction_bits": 0}, r"fxp_fraction_bits must be an integer in 1..64"),
+    ({"protocol": "SPDZ2K"}, r"protocol 'SPDZ2K' is not allowed"),
+    ("SEMI2K", r"task_params.spu_config.runtime_config must be a mapping"),
+])
+def test_runtime_config_values_are_checked(cfg, rc, pattern):
+    p = sum_params()
+    p["spu_config"] = {"runtime_config": rc}
+    with pytest.raises(ParamsError, match=pattern):
+        build_job_spec(cfg, "r", p)
+
+
+@pytest.mark.parametrize("protocol,need", [("ABY3", 3)])
+def test_a_protocol_for_another_number_of_parties_fails_early(cfg, protocol, need):
+    p = sum_params()
+    p["spu_config"] = {"runtime_config": {"protocol": protocol}}
+    with pytest.raises(ParamsError, match=rf"SPU protocol {protocol} runs with exactly {need} parties, this job has 2 "
+                                          rf"\(alice, bob\)"):
+        build_job_spec(cfg, "r", p)
+
+
+def test_cheetah_with_three_parties_fails_early(cfg, data_dir):
+    p = sum_params()
+    p["task_config"]["input_paths"]["carol"] = "c.csv"
+    p["spu_config"] = {"runtime_config": {"protocol": "CHEETAH"}}
+    with pytest.raises(ParamsError, match=r"SPU protocol CHEETAH runs with exactly 2 parties, this job has 3"):
+        build_job_spec(cfg, "r", p)
+    p["spu_config"] = {"runtime_config": {"protocol": "ABY3"}}
+    assert build_job_spec(cfg, "r", p)["spu_cluster_def"]["runtime_config"]["protocol"] == "ABY3"
+
+
+@pytest.mark.parametrize("ld,pattern", [
+    ({"recv_timeout_ms": -1}, r"link_desc.recv_timeout_ms must be an integer in 0..2147483647, got -1"),
+    ({"connect_retry_times": "3"}, r"link_desc.connect_retry_times must be an integer"),
+    ({"brpc_channel_protocol": "thrift"}, r"link_desc.brpc_channel_protocol must be one of http, baidu_std"),
+    ({"brpc_channel_connection_type": "multi"}, r"link_desc.brpc_channel_connection_type must be one of single"),
+])
+def test_link_desc_values_are_checked(cfg, ld, pattern):
+    p = sum_params()
+    p["spu_config"] = {"link_desc": ld}
+    with pytest.raises(ParamsError, match=pattern):
+        build_job_spec(cfg, "r", p)
+
+
+def test_the_orchestrators_legitimate_options_still_pass(cfg):
+    """What beng003/secretflow-worker's documented task_params (docs/param.yaml) send and this worker supports."""
+    p = sum_params()
+    p["sf_init_config"] = {"job_slot": 3, "logging_level": "info", "peer_timeout_s": 60,
+                           "cross_silo_comm_options": {"timeout_in_ms": 120000, "messages_max_size_in_bytes": 1 << 30}}
+    p["spu_config"] = {"runtime_config": {"protocol": "SEMI2K", "field": "FM128"},
+                       "link_desc": {"connect_retry_times": 60, "connect_retry_interval_ms": 1000,
+                                     "brpc_channel_protocol": "http", "brpc_channel_connection_type": "pooled",
+                                     "recv_timeout_ms": 1200000, "http_timeout_ms": 1200000}}
+    spec = build_job_spec(cfg, "r", p)
+    assert spec["job_slot"] == 3 and spec["peer_timeout_s"] == 60
+    assert spec["spu_link_desc"]["connect_retry_times"] == 60
+    assert spec["spu_cluster_def"]["runtime_config"] == {"protocol": "SEMI2K", "field": "FM128"}
