@@ -6,7 +6,7 @@
     sfworker [--config FILE] tls-probe --party bob [--link fed|spu] [--slot K | --port N] [--no-cert | --stranger | --cert X --key Y]
     sfworker [--config FILE] tls-listen --port N [--seconds S] [--count N]
     sfworker [--config FILE] tls-info
-    sfworker submit --party alice=redis://:pw@host:port/0 --party bob=... --params job.json [...]
+    sfworker submit --party alice=redis://host:port/0 --password-file alice=FILE --party bob=... --params job.json [...]
 
 The config file path: --config, else $SFWORKER_CONFIG, else /etc/sfworker/config.yml.
 `submit` needs no config file and never imports secretflow or ray.

@@ -155,6 +155,14 @@ def redact_url(url: str) -> str:
     return urllib.parse.urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
 
 
+def url_with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` (and its user, if any) in it, both percent-quoted."""
+    u = urllib.parse.urlsplit(url)
+    netloc = (f"{urllib.parse.quote(u.username or '', safe='')}:{urllib.parse.quote(password, safe='')}@"
+              f"{_url_host(u.hostname or '127.0.0.1', u.port)}")
+    return urllib.parse.urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
+
+
 def _url_host(host: str, port: Optional[int]) -> str:
     """The host[:port] of a URL; urlsplit's hostname drops an IPv6 address's brackets, this puts them back."""
     if port:
@@ -352,9 +360,7 @@ def parse_config(raw: Any, source: Optional[str] = None) -> WorkerConfig:
             raise _err("redis_password_file", f"cannot read {pw_file}: {e.strerror}", source) from None
         if not pw:
             raise _err("redis_password_file", f"{pw_file} is empty", source)
-        netloc = (f"{urllib.parse.quote(u.username or '', safe='')}:{urllib.parse.quote(pw, safe='')}@"
-                  f"{_url_host(u.hostname or '127.0.0.1', u.port)}")
-        redis_url = urllib.parse.urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
+        redis_url = url_with_password(redis_url, pw)
 
     queue = _opt_str(raw, "queue", "secretflow_queue", source)
     data_dir = _req_str(raw, "data_dir", source)

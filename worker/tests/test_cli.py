@@ -50,6 +50,51 @@ def test_submit_arg_errors():
     assert cp.returncode != 0 and "--params" in cp.stderr
 
 
+def test_submit_refuses_a_password_in_argv():
+    """issue #12: `--party x=redis://:PW@...` put the password where every user of the machine reads it."""
+    cp = run(["submit", "--party", "alice=redis://:s3cret-pw@127.0.0.1:1/0", "--params-json", "{}"])
+    assert cp.returncode != 0
+    assert ("--party alice: the URL carries a password, and a command line is visible to every user of this machine "
+            "(ps, /proc). Give the URL without it (redis://:***@127.0.0.1:1/0 -> redis://127.0.0.1:1/0) and the "
+            "password with --password-file alice=FILE or $REDISCLI_AUTH") in cp.stderr
+    assert "s3cret-pw" not in cp.stderr + cp.stdout
+    cp = run(["submit", "--party", "redis://:s3cret-pw@127.0.0.1:1/0"])
+    assert cp.returncode != 0 and "NAME=redis://" in cp.stderr and "s3cret-pw" not in cp.stderr
+
+
+def test_submit_passwords_from_files_and_env(tmp_path):
+    from sfworker.submit import brokers_from_args
+
+    (tmp_path / "a.pw").write_text("p@ss:w/rd\n")
+    brokers = brokers_from_args(["alice=redis://10.0.0.1:16379/0", "bob=rediss://[fd00::2]:6380/1"],
+                                [f"alice={tmp_path / 'a.pw'}"], environ={"REDISCLI_AUTH": "env-pw"})
+    assert brokers == {"alice": "redis://:p%40ss%3Aw%2Frd@10.0.0.1:16379/0", "bob": "rediss://:env-pw@[fd00::2]:6380/1"}
+    assert brokers_from_args(["a=redis://user@h:1/0"], None, environ={}) == {"a": "redis://user@h:1/0"}
+    assert brokers_from_args(["a=redis://user@h:1/0"], None, environ={"REDISCLI_AUTH": "x"}) == {"a": "redis://user:x@h:1/0"}
+    with pytest.raises(SystemExit, match=r"--password-file carol: .*cannot read"):
+        brokers_from_args(["carol=redis://h:1/0"], [f"carol={tmp_path / 'none'}"], environ={})
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(SystemExit, match=r"--password-file carol: .* is empty"):
+        brokers_from_args(["carol=redis://h:1/0"], [f"carol={tmp_path / 'empty'}"], environ={})
+    with pytest.raises(SystemExit, match=r"--password-file for dave, which has no --party"):
+        brokers_from_args(["carol=redis://h:1/0"], ["dave=/x"], environ={})
+
+
+def test_submit_with_a_password_file_reaches_the_broker(tmp_path, redis_server):
+    """End to end against a real Redis with requirepass: the password only in a file, never in argv."""
+    from helpers import REDIS_PASSWORD
+
+    pw = tmp_path / "alice.pw"
+    pw.write_text(REDIS_PASSWORD + "\n")
+    url = redis_server.replace(f":{REDIS_PASSWORD}@", "")
+    assert REDIS_PASSWORD not in url
+    cp = run(["submit", "--party", f"alice={url}", "--password-file", f"alice={pw}",
+              "--task", "tasks.secretflow.hello.hello_task", "--timeout", "1"])
+    assert cp.returncode == 1, cp.stdout + cp.stderr
+    out = json.loads(cp.stdout)  # queued and waited for (nobody consumes it), not an authentication error
+    assert out["results"]["alice"]["state"] == "TIMEOUT", out
+
+
 def test_healthcheck_fails_without_ray_and_worker(tmp_path, data_dir, redis_server):
     p = tmp_path / "c.yml"
     p.write_text(yaml.safe_dump(base_config(data_dir, redis_url=redis_server, ray_address="127.0.0.1:1")))
