@@ -111,7 +111,7 @@ class WorkerConfig:
     spu_runtime_config: Dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SPU_RUNTIME_CONFIG))
     # the SPU protocols a task may choose (the deployment's sf_spu_protocols)
     spu_protocols: List[str] = field(default_factory=lambda: list(SPU_DEFAULT_PROTOCOLS))
-    # RLIMIT_DATA of each job process in MiB (0: none); see sfworker.runner.job_rlimits
+    # RLIMIT_DATA of each job process in MiB (0: none); absent from the file: derived (job_memory_default_mb)
     job_memory_limit_mb: int = 0
     spu_link_desc: Dict[str, Any] = field(default_factory=dict)
     cross_silo_comm_options: Dict[str, Any] = field(default_factory=dict)
@@ -316,6 +316,59 @@ def _comm_options(raw: Mapping, source) -> Dict[str, Any]:
     return comm
 
 
+# Per-job memory limit (RLIMIT_DATA of the job's process, see sfworker/job.py): without job_memory_limit_mb in the
+# file, (the container's memory - its /dev/shm, where Ray's object store lives - a reserve) / concurrency, at least
+# JOB_MEMORY_MIN_MB. The node role sizes both (the container's memory limit and shm_size).
+JOB_MEMORY_MIN_MB = 2048
+JOB_MEMORY_RESERVE_MB = 1024
+_MIB = 1024 * 1024
+
+
+def job_memory_default_mb(concurrency: int, memory_mb: Optional[int], shm_mb: int) -> int:
+    if not memory_mb:
+        return JOB_MEMORY_MIN_MB
+    return max(JOB_MEMORY_MIN_MB, (memory_mb - shm_mb - JOB_MEMORY_RESERVE_MB) // max(1, concurrency))
+
+
+def container_memory_mb() -> Optional[int]:
+    """The memory this process may use: its cgroup's limit (v2 memory.max, v1 memory.limit_in_bytes), else the
+    machine's MemTotal; None when neither can be read."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path, "r", encoding="ascii") as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < (1 << 60):
+            return int(text) // _MIB
+    try:
+        with open("/proc/meminfo", "r", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def shm_size_mb(path: str = "/dev/shm") -> int:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return 0
+    return st.f_blocks * st.f_frsize // _MIB
+
+
+def _job_memory_limit_mb(raw: Mapping, concurrency: int, source) -> int:
+    if raw.get("job_memory_limit_mb") is None:
+        return job_memory_default_mb(concurrency, container_memory_mb(), shm_size_mb())
+    v = _int(raw, "job_memory_limit_mb", 0, source, lo=0)
+    if 0 < v < 512:
+        raise _err("job_memory_limit_mb", f"must be 0 (no limit) or at least 512 MiB (the job process alone imports "
+                                          f"SecretFlow, ~450 MiB), got {v}", source)
+    return v
+
+
 def _spu_protocols(raw: Mapping, source) -> List[str]:
     """The SPU protocols a task may choose: absent -> SEMI2K, ABY3, CHEETAH; REF2K only when listed (it has "no
     security guarantee"; the plan warns about it in every run)."""
@@ -439,7 +492,7 @@ def parse_config(raw: Any, source: Optional[str] = None) -> WorkerConfig:
         parties=parties,
         spu_runtime_config=spu_rc,
         spu_protocols=spu_protocols,
-        job_memory_limit_mb=_int(raw, "job_memory_limit_mb", 0, source, lo=0),
+        job_memory_limit_mb=_job_memory_limit_mb(raw, concurrency, source),
         spu_link_desc=_dict(raw, "spu_link_desc", source),
         cross_silo_comm_options=_comm_options(raw, source),
         status_list_max=status_list_max,

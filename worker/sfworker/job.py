@@ -22,7 +22,7 @@ import time
 import traceback
 from typing import Any, Dict, List, Optional
 
-from . import _topology, tlsprobe
+from . import _topology, paths, tlsprobe
 from .envhygiene import scrub_ray_env
 from .pinning import (
     collect_placement, decide_pinning, fed_proxies_without_cpu, merge_comm_options, pin_spu_runtimes,
@@ -61,6 +61,15 @@ class JobRuntime:
             self._pyus[party] = self.sf.PYU(party)
         return self._pyus[party]
 
+    def output_path(self, path: str) -> str:
+        """Where the task writes this party's output ``path`` (one of the spec's outputs): its staging name. The
+        job renames it to ``path`` once the task succeeded (publish_outputs)."""
+        for entry in self.spec.get("outputs") or ():
+            if entry["path"] == path:
+                return entry["staging"]
+        raise ValueError(f"{path} is not an output file of this job (validate() resolves outputs with "
+                         f"ctx.resolve_output)")
+
     @property
     def spu(self):
         if self._spu is None:
@@ -84,6 +93,39 @@ class _ResultFile:
                 json.dump(obj, f, default=_json_default)
             os.replace(tmp, self.path)
             self.written = True
+
+
+def publish_outputs(spec: Dict[str, Any]) -> List[str]:
+    """After the task succeeded: each staged output to its final name (sfworker.paths.publish_output). Returns the
+    files published. Raises paths.OutputExistsError when a file appeared meanwhile (its staging file is kept)."""
+    done = []
+    for entry in spec.get("outputs") or ():
+        if paths.publish_output(entry["staging"], entry["path"], bool(entry.get("overwrite"))):
+            done.append(entry["path"])
+    return done
+
+
+def discard_outputs(spec: Dict[str, Any]) -> None:
+    """A failed job leaves no partial output: remove the staging files."""
+    for entry in spec.get("outputs") or ():
+        paths.discard_staging(entry["staging"])
+
+
+def apply_memory_limit(limit_mb: Any) -> Optional[int]:
+    """RLIMIT_DATA of this process (and what it forks) in bytes: heap and private anonymous memory, where numpy and
+    pandas data live, not the shared mapping of Ray's object store (RLIMIT_AS would count that, which is 30 % of the
+    server). Beyond it allocations fail with MemoryError. Ray's workers and actors (PYU tasks, the SPU runtime) are
+    started by the raylet, not by this process: the limit does not reach them. None: no limit."""
+    if not limit_mb:
+        return None
+    import resource
+
+    limit = int(limit_mb) * 1024 * 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY and hard < limit:
+        limit = hard
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard if hard != resource.RLIM_INFINITY else limit))
+    return limit
 
 
 def _json_default(o):
@@ -423,16 +465,23 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
 
         t = time.monotonic()
         output = task.run(spec["task_config"], rt)
+        published = publish_outputs(spec)
         timings["algorithm"] = round(time.monotonic() - t, 3)
         t = time.monotonic()
         output = dict(output or {})
         output["placement"] = collect_placement(rt, pin_label is not None, spec.get("gateway_resource"), pin_note)
         output["tls"] = tls_report(job_tls)
+        output["published"] = published
         timings["placement"] = round(time.monotonic() - t, 3)
         timings["job_total"] = round(time.monotonic() - t_start, 3)
         out.write({"ok": True, "output": output, "timings": timings})
     except BaseException as e:  # noqa: BLE001  includes SystemExit/KeyboardInterrupt from RayFed
         on_error = True
+        if not isinstance(e, paths.OutputExistsError):  # a clash at publishing keeps the staged file for the operator
+            discard_outputs(spec)
+        if isinstance(e, MemoryError) and spec.get("memory_limit_mb"):
+            e = MemoryError(f"{e} (the job process is limited to job_memory_limit_mb={spec['memory_limit_mb']} MiB "
+                            f"of heap, RLIMIT_DATA)")
         if t_peer is not None:  # how long the peer wait ran before it failed (a TLS failure: well below the timeout)
             timings["peer_wait"] = round(time.monotonic() - t_peer, 3)
         timings["job_total"] = round(time.monotonic() - t_start, 3)
@@ -465,6 +514,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     scrub_ray_env()
     with open(argv[0], "r", encoding="utf-8") as f:
         spec = json.load(f)
+    limit = apply_memory_limit(spec.get("memory_limit_mb"))  # before SecretFlow is imported
+    if limit:
+        print(f"sfworker.job: memory limit {limit // (1024 * 1024)} MiB (RLIMIT_DATA)", file=sys.stderr, flush=True)
     rc = run(spec, argv[1])
     # os._exit: do not let atexit hooks of ray/fed block or override the exit status
     os._exit(rc)

@@ -18,7 +18,7 @@ import os
 import re
 from typing import Any, Dict, List, Optional
 
-from . import _topology
+from . import _topology, paths
 from .config import WorkerConfig, ray_driver_node_ip
 from .errors import ParamsError
 from .tasks.registry import ValidationContext, get_task_type
@@ -323,6 +323,11 @@ def build_job_spec(cfg: WorkerConfig, task_request_id: Any, task_params: Any) ->
         # goes to tls_bundle_dir on the driver's node and on the Ray head
         "tls": cfg.tls.as_dict() if cfg.tls else None,
         "tls_bundle_dir": os.path.join(cfg.work_dir, "tls-ca"),
+        # this party's output files: written under ``staging``, published to ``path`` when the job succeeded
+        "outputs": [{"path": path, "staging": paths.staging_path(path, job_name), "overwrite": ow}
+                    for path, ow in sorted(ctx.outputs.items())],
+        # RLIMIT_DATA of the job process in MiB (0: none); the config's job_memory_limit_mb
+        "memory_limit_mb": cfg.job_memory_limit_mb,
     }
 
 

@@ -20,6 +20,7 @@ import uuid
 from typing import Any, Callable, Dict, Optional
 
 from .envhygiene import clean_child_env
+from .paths import discard_staging
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,10 @@ def run_job_process(
             "error_type": "JobCrashed",
             "error": f"job process exited with code {p.returncode} without a result; last output:\n{last}",
         }
+    if result.get("error_type") in ("JobCrashed", "JobTimeout", "JobAborted"):
+        # killed or crashed before it could clean up: no partial output stays behind
+        for entry in spec.get("outputs") or ():
+            discard_staging(entry["staging"])
     result.setdefault("timings", {})["process"] = round(elapsed, 3)
     result["exit_code"] = p.returncode
     result["job_dir"] = job_dir

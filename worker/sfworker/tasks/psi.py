@@ -11,6 +11,7 @@ task_config:
   broadcast_result: true (default)     every party gets the intersection, not only the receiver
   curve_type:    CURVE_25519 (default) curve of ECDH protocols
   bucket_size:   1048576 (default)
+  overwrite:     false (default)       replace an existing output file (else the job is refused)
 result: {"reports": [{party, original_count, intersection_count}, ...],
          "intersection_count": <this party's count, -1 if it got no output>,
          "output_path": <this party's resolved output file>}
@@ -42,7 +43,7 @@ class PsiTask(TaskType):
     needs_spu = True
     allowed_keys = (
         "keys", "input_paths", "output_paths", "receiver_party", "protocol", "sort",
-        "precheck_input", "broadcast_result", "curve_type", "bucket_size",
+        "precheck_input", "broadcast_result", "curve_type", "bucket_size", "overwrite",
     )
 
     def validate(self, task_config: Dict[str, Any], ctx: ValidationContext) -> Tuple[Dict[str, Any], List[str]]:
@@ -55,8 +56,9 @@ class PsiTask(TaskType):
         protocol = optional(task_config, "protocol", str, "KKRT_PSI_2PC")
         if protocol not in PROTOCOL_PARTIES:
             raise ParamsError(f"task_config.protocol: unsupported protocol {protocol!r} (supported: {', '.join(sorted(PROTOCOL_PARTIES))})")
+        overwrite = optional(task_config, "overwrite", bool, False)
         inputs = ctx.party_path_map(task_config, "input_paths", "input")
-        outputs = ctx.party_path_map(task_config, "output_paths", "output")
+        outputs = ctx.party_path_map(task_config, "output_paths", "output", overwrite=overwrite)
         if set(inputs) != set(outputs):
             raise ParamsError(
                 f"task_config.output_paths parties {sorted(outputs)} differ from input_paths parties {sorted(inputs)}"
@@ -85,6 +87,7 @@ class PsiTask(TaskType):
             "broadcast_result": optional(task_config, "broadcast_result", bool, True),
             "curve_type": curve,
             "bucket_size": bucket_size,
+            "overwrite": overwrite,
         }
         return cfg, parties
 
@@ -93,7 +96,9 @@ class PsiTask(TaskType):
         reports = rt.spu.psi_csv(
             cfg["keys"],
             {pyus[p]: cfg["input_paths"][p] for p in rt.parties},
-            {pyus[p]: cfg["output_paths"][p] for p in rt.parties},
+            # this party writes under a staging name, renamed when the job succeeded (rt.output_path)
+            {pyus[p]: rt.output_path(cfg["output_paths"][p]) if p == rt.self_party else cfg["output_paths"][p]
+             for p in rt.parties},
             cfg["receiver_party"],
             protocol=cfg["protocol"],
             precheck_input=cfg["precheck_input"],

@@ -22,7 +22,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Dict, Iterable, List, Sequence, Tuple, Type
 
 from .. import paths
@@ -36,16 +36,30 @@ _LOADED = False
 @dataclass
 class ValidationContext:
     config: WorkerConfig
+    #: this party's resolved input files and output files (path -> overwrite), as validate() resolved them
+    inputs: List[str] = field(default_factory=list)
+    outputs: Dict[str, bool] = field(default_factory=dict)
 
     @property
     def self_party(self) -> str:
         return self.config.party
 
     def resolve_input(self, path: Any, what: str) -> str:
-        return paths.resolve_input(self.config.data_dir, path, what)
+        resolved = paths.resolve_input(self.config.data_dir, path, what)
+        self.inputs.append(resolved)
+        return resolved
 
-    def resolve_output(self, path: Any, what: str) -> str:
-        return paths.resolve_output(self.config.data_dir, path, what)
+    def resolve_output(self, path: Any, what: str, overwrite: bool = False) -> str:
+        """An output file of this party: under data_dir, not an existing file unless ``overwrite``, not one of the
+        job's own inputs, not twice in the job. The job writes it under a staging name and renames it when it
+        succeeded (sfworker.paths.publish_output)."""
+        resolved = paths.resolve_output(self.config.data_dir, path, what, overwrite=overwrite)
+        if resolved in self.inputs:
+            raise ParamsError(f"{what}: output file {resolved} is an input of the same job")
+        if resolved in self.outputs:
+            raise ParamsError(f"{what}: output file {resolved} is already an output of the same job")
+        self.outputs[resolved] = bool(overwrite)
+        return resolved
 
     # ---- helpers shared by task types -------------------------------------------------
 
@@ -63,15 +77,18 @@ class ValidationContext:
             raise ParamsError(f"{what}: this party {self.self_party!r} is not part of the job (parties: {', '.join(parties)})")
         return sorted(parties)
 
-    def party_path_map(self, cfg: Dict[str, Any], key: str, kind: str, min_parties: int = 2) -> Dict[str, str]:
-        """Validate ``cfg[key]`` = {party: path}; resolve this party's own path (kind: input|output)."""
+    def party_path_map(self, cfg: Dict[str, Any], key: str, kind: str, min_parties: int = 2,
+                       overwrite: bool = False) -> Dict[str, str]:
+        """Validate ``cfg[key]`` = {party: path}; resolve this party's own path (kind: input|output; an output
+        replaces an existing file only with ``overwrite``)."""
         m = require(cfg, key, dict, f"a mapping party -> {kind} file")
         self.check_parties(m.keys(), f"task_config.{key}", min_parties)
         out = {}
         for party, p in m.items():
             what = f"task_config.{key}.{party}"
             if party == self.self_party:
-                out[party] = self.resolve_input(p, what) if kind == "input" else self.resolve_output(p, what)
+                out[party] = (self.resolve_input(p, what) if kind == "input"
+                              else self.resolve_output(p, what, overwrite=overwrite))
             else:
                 # another party's path: only that party can check it against its own data_dir
                 if not isinstance(p, str) or not p.strip():
