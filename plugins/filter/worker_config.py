@@ -14,7 +14,7 @@ author: sfops.secretflow contributors (@sfops)
 description:
   - Returns the configuration file content of the sfworker running on O(host) (see docs/worker.md) - party, node ID
     and IP, the party's Ray head address, job slots, every party's external address with its fed and SPU ports,
-    the SPU runtime config, C(spu_protocols) (the party's C(sf_spu_protocols): the SPU protocols a task may choose),
+    the SPU runtime config, C(spu_protocols) (the party's C(sf_spu_protocols) - the SPU protocols a task may choose),
     the broker, and C(tls) - V(null) when TLS between parties is off (C(sf_tls_enabled)),
     else the directory of the party's TLS files and the SPU link's C(verify_depth).
   - The worker turns C(parties) and a job's slot into the job's RayFed C(cluster_config) and SPU C(cluster_def) with
