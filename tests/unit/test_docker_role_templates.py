@@ -103,7 +103,8 @@ def test_yum_repo_rhel_family_defaults(facts, major):
     assert repo.sections() == ['docker-ce-stable']
     section = repo['docker-ce-stable']
     assert section['baseurl'] == 'https://download.docker.com/linux/centos/%s/$basearch/stable' % major
-    assert section['gpgkey'] == 'https://download.docker.com/linux/centos/gpg'
+    # the key dnf trusts is the verified local copy, never fetched from the URL by dnf itself (#12)
+    assert section['gpgkey'] == 'file:///etc/pki/rpm-gpg/docker-ce.asc'
     assert section['enabled'] == '1'
     assert section['gpgcheck'] == '1'
     assert section['name'] == 'Docker CE Stable - $basearch'
@@ -116,7 +117,45 @@ def test_yum_repo_mirror_releasever_and_key():
                 docker_ce_rpm_releasever='8.9')
     section = _repo(role.render('docker-ce.repo.j2'))['docker-ce-stable']
     assert section['baseurl'] == 'http://mirror.internal/docker-ce/linux/centos/8.9/$basearch/stable'
-    assert section['gpgkey'] == 'http://mirror.internal/keys/docker.gpg'
+    assert section['gpgkey'] == 'file:///etc/pki/rpm-gpg/docker-ce.asc'
+    assert role.var('docker_ce_gpg_key_url') == 'http://mirror.internal/keys/docker.gpg'
+
+
+# --- docker_ce: the repository key is pinned by fingerprint (#12) ---------------------------------------------
+
+@pytest.mark.parametrize('facts,fingerprint', [
+    ('debian12', '9DC858229FC7DD38854AE2D88D81803C0EBFCD88'), ('ubuntu2404', '9DC858229FC7DD38854AE2D88D81803C0EBFCD88'),
+    ('rocky9', '060A61C51B558A7F742B77AAC52FEB6B621E9F35'), ('anolis8', '060A61C51B558A7F742B77AAC52FEB6B621E9F35')])
+def test_default_key_fingerprint_is_dockers_official_one(facts, fingerprint):
+    assert Role(facts, docker_install_source='docker_ce').var('docker_ce_gpg_fingerprint') == fingerprint
+
+
+def _task_file(name):
+    with open(os.path.join(ROLE, 'tasks', name)) as handle:
+        return yaml.safe_load(handle)
+
+
+@pytest.mark.parametrize('install', ['install-debian-docker_ce.yml', 'install-redhat-docker_ce.yml'])
+def test_key_is_verified_before_anything_trusts_it(install):
+    tasks = _task_file(install)
+    names = [t['name'] for t in tasks]
+    verify = names.index('Download and verify the repository signing key')
+    assert tasks[verify]['ansible.builtin.include_tasks'] == 'docker_ce-key.yml'
+    # nothing downloads the key straight to where apt/rpm trust it (the old get_url / rpm_key from the URL)
+    for task in tasks:
+        assert 'ansible.builtin.get_url' not in task, task['name']
+        assert task.get('ansible.builtin.rpm_key', {}).get('key') != '{{ docker_ce_gpg_key_url }}', task['name']
+    writes = [i for i, t in enumerate(tasks) if 'ansible.builtin.copy' in t or 'ansible.builtin.rpm_key' in t
+              or 'docker-ce.repo.j2' in str(t.get('ansible.builtin.template', {}))
+              or 'docker.sources.j2' in str(t.get('ansible.builtin.template', {}))]
+    assert writes and min(writes) > verify
+    key = _task_file('docker_ce-key.yml')
+    assert key[0]['ansible.builtin.uri']['return_content'] is True and key[0]['check_mode'] is False
+    assert [t for t in key if 'ansible.builtin.copy' in t or 'ansible.builtin.get_url' in t] == []
+    check = key[-1]
+    assert 'pgp_key_problem(docker_ce_gpg_fingerprint)' in check['vars']['_docker_ce_key_problem']
+    assert 'docker_ce_gpg_fingerprint' in check['ansible.builtin.assert']['fail_msg']
+    assert "host '{{ inventory_hostname }}'" in check['ansible.builtin.assert']['fail_msg']
 
 
 # --- packages per OS family and source ----------------------------------------------------------------------
