@@ -25,12 +25,20 @@ _HOST_KEYS = ('inventory_hostname', 'ansible_host') + planlib.HOST_VARS + planli
 # The one place the defaults are written down; the same file serves as the plan role's defaults.
 DEFAULTS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'roles', 'plan', 'defaults',
                              'main.yml')
+# The firewall role's switch and its acknowledgement have the firewall role's defaults (the plan refuses a node
+# without its firewall unless acknowledged).
+FIREWALL_DEFAULTS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'roles', 'firewall',
+                                      'defaults', 'main.yml')
 
 
-def load_defaults(path=DEFAULTS_FILE):
+def load_defaults(path=DEFAULTS_FILE, firewall_path=FIREWALL_DEFAULTS_FILE):
     with open(path) as handle:
         data = yaml.safe_load(handle) or {}
-    return {key: data[key] for key in planlib.DEFAULTED_VARS if key in data}
+    defaults = {key: data[key] for key in planlib.DEFAULTED_VARS if key in data}
+    with open(firewall_path) as handle:
+        data = yaml.safe_load(handle) or {}
+    defaults.update((key, data[key]) for key in planlib.FIREWALL_VARS if key in data)
+    return defaults
 
 
 class ActionModule(ActionBase):

@@ -63,7 +63,8 @@ def _defaulted_vars():
     (documented there and in meta/argument_specs.yml); the action plugin passes them in as ``defaults``."""
     return ('sf_ray_role',) + portlib.port_vars() + ('sf_job_slots', 'sf_worker_env', 'sf_ray_start_extra_args',
                                                      'sf_peer_parties', 'sf_spu_runtime_config',
-                                                     'sf_spu_protocols') + TLS_VARS
+                                                     'sf_spu_protocols') + TLS_VARS + \
+        portlib.switch_vars() + FIREWALL_VARS
 
 
 def _managed_ray_flags():
@@ -78,6 +79,31 @@ TLS_VARS = ('sf_tls_enabled', 'sf_tls_verify_depth')
 TLS_OFF_WARNING = ('TLS between parties is OFF (sf_tls_enabled: false): the fed (RayFed) and SPU links carry data, '
                    'results and pickled objects in clear and accept anyone the firewall lets through. Turn it on '
                    '(the default) unless this is a closed test network.')
+# The firewall role's switch, read here so that a node without its firewall is refused before any host is touched
+# (issue #12): Ray's GCS, client server and raylets have no authentication - the firewall is all that keeps the other
+# parties out. Off only with the acknowledgement, warned about in every run. Defaults: roles/firewall/defaults.
+FIREWALL_ENABLED_VAR = 'firewall_enabled'
+FIREWALL_OFF_ACK_VAR = 'firewall_disabled_i_understand_ray_is_exposed'
+FIREWALL_VARS = (FIREWALL_ENABLED_VAR, FIREWALL_OFF_ACK_VAR)
+FIREWALL_OFF_WARNING = ('The firewall is OFF (%s: false, acknowledged by %s: true) on %%s: Ray\'s GCS, raylets and '
+                        'Redis port accept connections from anyone who reaches the server, other parties included - '
+                        'Ray has no authentication. Protect these ports some other way (docs/operations/firewall.md).'
+                        % (FIREWALL_ENABLED_VAR, FIREWALL_OFF_ACK_VAR))
+# The Ray client server (ray://, runs any code it is sent) is bound only when this is true (port table, `switch`).
+RAY_CLIENT_SERVER_SWITCH = 'sf_ray_client_server_enabled'
+# Ray 2.9.3's `ray start` cannot be told not to run the client server: without --ray-client-server-port it starts
+# it on 10001 whenever grpc imports (ray/scripts/scripts.py: has_ray_client and port is None -> 10001; grpc is always
+# there, SecretFlow needs it), and --ray-client-server-port=0 is refused (ray/_private/parameter.py: "must be between
+# 1024 and 65535"). Only a None port skips it (ray/_private/node.py: `if ray_client_server_port:
+# start_ray_client_server()`), which `ray start` gives only when it believes ray[client] is missing. So a head
+# without it runs `ray start` through this launcher, which says exactly that; it refuses to start when the patch does
+# not take (another Ray version) rather than run the client server unnoticed.
+RAY_START_NO_CLIENT_SERVER = (
+    'python', '-c',
+    'import sys, ray._private.utils as u; u.check_ray_client_dependencies_installed = lambda: False; '
+    'import ray.scripts.scripts as s; s.check_ray_client_dependencies_installed() and sys.exit('
+    '"sfops: cannot keep this Ray version from starting its client server"); sys.argv[0] = "ray"; '
+    'sys.exit(s.main())', 'start')
 _BOOL_WORDS = {'true': True, 'yes': True, 'on': True, '1': True, 'false': False, 'no': False, 'off': False, '0': False}
 
 PORT_VARS = portlib.port_vars()
@@ -85,7 +111,8 @@ PARTY_VARS = _party_vars()
 DEFAULTED_VARS = _defaulted_vars()
 # Variables the plan reads from each host (plus inventory_hostname / ansible_host).
 HOST_VARS = ('sf_node_id', 'sf_node_ip', 'sf_external_ip', 'sf_ray_role', 'sf_worker_env',
-             'sf_ray_start_extra_args') + PORT_VARS + ('sf_job_slots', 'sf_spu_protocols')
+             'sf_ray_start_extra_args') + PORT_VARS + ('sf_job_slots', 'sf_spu_protocols') + \
+    portlib.switch_vars() + FIREWALL_VARS
 MANAGED_RAY_FLAGS = _managed_ray_flags()
 # Variables that describe the whole deployment: every managed host must see the same value.
 DEPLOYMENT_VARS = ('sf_peer_parties', 'sf_spu_runtime_config') + TLS_VARS
@@ -233,8 +260,12 @@ def spu_protocol_warnings(plan):
 
 
 def plan_warnings(plan):
-    """What every run of the plan must say: TLS between parties off, an insecure SPU protocol allowed."""
+    """What every run of the plan must say: TLS between parties off, a firewall off (acknowledged), an insecure SPU
+    protocol allowed."""
     warnings = [] if plan['tls']['enabled'] else [TLS_OFF_WARNING]
+    if plan.get('firewall_off'):
+        # Ray's unauthenticated control plane open to whoever reaches these servers
+        warnings.append(FIREWALL_OFF_WARNING % ', '.join(plan['firewall_off']))
     return warnings + spu_protocol_warnings(plan)
 
 
@@ -363,6 +394,36 @@ def as_bool(value):
     return None
 
 
+def _check_switches(host, errors):
+    """The port table's switches of a host (variable -> bool); an invalid value is reported and taken as off."""
+    switches = {}
+    for var in portlib.switch_vars():
+        value = as_bool(host.get(var))
+        if value is None:
+            _err(errors, host.party, host.name, var, '=%r must be true or false' % (host.get(var),))
+        switches[var] = value is True
+    return switches
+
+
+def _check_firewall(host, errors):
+    """Whether the firewall role keeps its rules on the host; off only when acknowledged (refused otherwise)."""
+    enabled = as_bool(host.get(FIREWALL_ENABLED_VAR))
+    ack = as_bool(host.get(FIREWALL_OFF_ACK_VAR))
+    if enabled is None:
+        _err(errors, host.party, host.name, FIREWALL_ENABLED_VAR, '=%r must be true or false'
+             % (host.get(FIREWALL_ENABLED_VAR),))
+    if ack is None:
+        _err(errors, host.party, host.name, FIREWALL_OFF_ACK_VAR, '=%r must be true or false'
+             % (host.get(FIREWALL_OFF_ACK_VAR),))
+    if enabled is False and ack is False:
+        _err(errors, host.party, host.name, FIREWALL_ENABLED_VAR,
+             "is false, but Ray's GCS, client server and raylets have no authentication: without the firewall they "
+             "accept anyone who reaches the server, other parties included. Keep it on, or - only if something else "
+             "restricts these ports - also set %s: true for this host (docs/operations/firewall.md)"
+             % FIREWALL_OFF_ACK_VAR)
+    return enabled is not False
+
+
 def _check_tls(hosts, defaults, errors):
     """The deployment-wide TLS settings: ``{enabled, verify_depth}`` (None for an invalid value, reported)."""
     raw = _deployment_value('sf_tls_enabled', hosts, defaults, errors)
@@ -425,14 +486,19 @@ def ray_start_argv(node, party, head_ip, ray_port, extra_args=None, object_store
     """The complete ``ray start`` argument list of one node (``node`` is a plan node entry).
 
     ``object_store_memory`` (bytes) adds ``--object-store-memory`` after ``extra_args``, before ``--block``: the
-    plan leaves it out (the node role sizes it from the server's memory, see :func:`node_ray_start_argv`)."""
+    plan leaves it out (the node role sizes it from the server's memory, see :func:`node_ray_start_argv`).
+    ``node['switches']`` turns on the rows of the port table that have a switch (missing: off); a head without the
+    Ray client server starts through :data:`RAY_START_NO_CLIENT_SERVER`."""
     is_head = node['role'] == 'head'
+    switches = node.get('switches') or {}
     # The port flags come from the port table, each kind in table order: the GCS port right after --head (the other
     # nodes dial it with --address instead), the fixed ports of every node, the head's other fixed ports, the
     # ranges.
-    rows = [row for row in portlib.rows_bound_on(is_head) if row.flags]
+    rows = [row for row in portlib.rows_bound_on(is_head, switches) if row.flags]
     fixed = [row for row in rows if row.span == portlib.PORT and row.group != 'gcs']
-    argv = ['ray', 'start']
+    # Only a head runs the client server (ray/_private/node.py, start_head_processes).
+    argv = list(RAY_START_NO_CLIENT_SERVER) if is_head and not switches.get(RAY_CLIENT_SERVER_SWITCH) \
+        else ['ray', 'start']
     if is_head:
         argv += ['--head'] + _port_flags([row for row in rows if row.group == 'gcs'], node['ports'])
     else:
@@ -467,10 +533,12 @@ def node_ray_start_argv(plan, host, object_store_memory=None):
     nodes = plan['parties'][party]['nodes']
     node = nodes[host]
     head = nodes[plan['parties'][party]['head']]
-    rows = portlib.rows_bound_on(node['role'] == 'head')
+    switches = node.get('switches') or {}
+    rows = portlib.rows_bound_on(node['role'] == 'head', switches)
     ports = {var: node['ports'][portlib.plan_key(var)] for var in portlib.port_vars(rows)}
     return ray_start_argv({'role': node['role'], 'node_ip': node['node_ip'], 'node_id': node['node_id'],
-                           'ports': ports}, party, head['node_ip'], head['ports'][portlib.plan_key('sf_ray_port')],
+                           'ports': ports, 'switches': switches},
+                          party, head['node_ip'], head['ports'][portlib.plan_key('sf_ray_port')],
                           node['ray_start_extra_args'], object_store_memory)
 
 
@@ -490,7 +558,8 @@ def build_plan(inventory):
     defaults = dict(inventory.get('defaults') or {})
     for var in _defaulted_vars():
         if var not in defaults:
-            _err(errors, None, None, var, 'has no default (roles/plan/defaults/main.yml is incomplete)')
+            _err(errors, None, None, var, 'has no default (roles/plan/defaults/main.yml - or, for the firewall '
+                 'switch, roles/firewall/defaults/main.yml - is incomplete)')
     hosts = _collect_hosts(inventory, defaults, errors)
     managed = sorted(inventory.get('parties') or {})
 
@@ -560,6 +629,8 @@ def build_plan(inventory):
         node['role'] = role
 
         ports = _check_ports(host, errors)
+        node['switches'] = _check_switches(host, errors)
+        node['firewall'] = _check_firewall(host, errors)
         slots = as_int(host.get('sf_job_slots'))
         if slots is None or slots < 1:
             _err(errors, host.party, name, 'sf_job_slots',
@@ -569,7 +640,7 @@ def build_plan(inventory):
         node['job_slots'] = slots
         node['ports'] = ports
         # What this node binds, from the port table (rows whose variables are invalid are left out: reported above).
-        node['listeners'] = portlib.listeners(ports, role == 'head', slots)
+        node['listeners'] = portlib.listeners(ports, role == 'head', slots, node['switches'])
         node['spu_protocols'] = _check_spu_protocols(host, spu_runtime, errors)
         node['worker_env'] = _check_worker_env(host, errors)
         node['extra_args'] = _check_extra_args(host, errors)
@@ -661,16 +732,21 @@ def _assemble(managed, heads, nodes, peers, spu_runtime, tls):
             'node_ip': node['node_ip'],
             'external_ip': node['external_ip'],
             'role': node['role'],
+            # What the node binds: the rows of the port table for its role whose switch is on.
             'listeners': node['listeners'],
-            # The same ports by variable (without sf_), as earlier plans published them.
+            # The port table's switches (sf_ray_client_server_enabled) and whether the firewall role keeps its rules.
+            'switches': dict(node['switches']),
+            'firewall': node['firewall'],
+            # The ports by variable (without sf_), as earlier plans published them: every row of its role, switched
+            # on or not (a port switched off stays reserved; its listener is not in `listeners`).
             'ports': {portlib.plan_key(var): node['ports'][var]
-                      for var in portlib.port_vars(portlib.rows_bound_on(node['role'] == 'head'))},
+                      for var in portlib.port_vars(portlib.rows_of_role(node['role'] == 'head'))},
             'worker_env': node['worker_env'],
             'ray_start_extra_args': list(node['extra_args']),
         }
         entry['ray_start_argv'] = ray_start_argv(
-            {'role': node['role'], 'node_ip': node['node_ip'], 'node_id': node['node_id'], 'ports': node['ports']},
-            party, head['node_ip'], head['ports']['sf_ray_port'], node['extra_args'])
+            {'role': node['role'], 'node_ip': node['node_ip'], 'node_id': node['node_id'], 'ports': node['ports'],
+             'switches': node['switches']}, party, head['node_ip'], head['ports']['sf_ray_port'], node['extra_args'])
         parties[party]['nodes'][name] = entry
     for name in sorted(peers):
         peer = peers[name]
@@ -693,6 +769,8 @@ def _assemble(managed, heads, nodes, peers, spu_runtime, tls):
         'spu_cluster_def': spu_cluster_def(parties, spu_runtime, 0),
         # Mutual TLS on the fed and SPU links: on or off for the whole deployment, and the SPU link's verify depth.
         'tls': dict(tls),
+        # Hosts whose firewall is off (acknowledged): warned about in every run.
+        'firewall_off': sorted(name for name in nodes if not nodes[name]['firewall']),
     }
 
 
@@ -712,6 +790,8 @@ def summary_lines(plan):
         lines.append('  TLS between parties: on (mutual; SPU verify depth %s)' % tls.get('verify_depth'))
     else:
         lines.append('  TLS between parties: OFF (sf_tls_enabled: false)')
+    if plan.get('firewall_off'):
+        lines.append('  firewall: OFF on %s (%s: false)' % (', '.join(plan['firewall_off']), FIREWALL_ENABLED_VAR))
     for name in plan['party_order']:
         p = plan['parties'][name]
         # what other parties reach at the external address: 'fed 19000-19009 spu 19500-19509'

@@ -27,7 +27,11 @@ A row says, for one port or one range of ports:
 ``span``
     :data:`PORT` - one port; :data:`POOL` - ``first``..``last`` from two variables, ports Ray hands to its worker
     processes at any time (probed at its ends unless asked otherwise, never given temporary listeners on a
-    deployed node); :data:`SLOTS` - ``sf_job_slots`` ports from the variable's port on, one per job slot.
+    deployed node); :data:`SLOTS` - ``sf_job_slots`` ports from the variable's port on, one per job slot;
+``switch``
+    None - the port is always bound - or the boolean inventory variable that turns the listener on (e.g. the Ray
+    client server, off unless ``sf_ray_client_server_enabled``). A row switched off is not a listener of the node:
+    not in ``ray start``, not in the firewall rules, not probed.
 
 Nothing here touches the network.
 """
@@ -48,13 +52,13 @@ SLOTS = 'slots'
 # The variable that sets the length of every SLOTS range.
 SLOTS_VAR = 'sf_job_slots'
 
-Port = namedtuple('Port', 'name variables flags bound reach group span')
+Port = namedtuple('Port', 'name variables flags bound reach group span switch')
 
 
-def _row(variables, flags, bound, reach, group, span=PORT, name=None):
+def _row(variables, flags, bound, reach, group, span=PORT, name=None, switch=None):
     variables = (variables,) if isinstance(variables, str) else tuple(variables)
     flags = () if flags is None else ((flags,) if isinstance(flags, str) else tuple(flags))
-    return Port(name or plan_key(variables[0]), variables, flags, bound, reach, group, span)
+    return Port(name or plan_key(variables[0]), variables, flags, bound, reach, group, span, switch)
 
 
 def plan_key(variable):
@@ -66,7 +70,7 @@ def plan_key(variable):
 # The order of the rows is the order of the variables' checks and, within each kind (fixed ports of every node,
 # fixed ports of the head, ranges), of the flags in ``ray start``.
 PORTS = (
-    # variable(s), ray start flag(s), bound, reach, group[, span, name]
+    # variable(s), ray start flag(s), bound, reach, group[, span, name, switch]
     _row('sf_ray_node_manager_port', '--node-manager-port', NODE, PARTY, 'ray'),
     _row('sf_ray_object_manager_port', '--object-manager-port', NODE, PARTY, 'ray'),
     _row('sf_ray_dashboard_agent_grpc_port', '--dashboard-agent-grpc-port', NODE, PARTY, 'ray'),
@@ -75,7 +79,10 @@ PORTS = (
     _row('sf_ray_runtime_env_agent_port', '--runtime-env-agent-port', NODE, PARTY, 'ray'),
     # The GCS: the head passes it right after --head; the other nodes dial it (--address, the party's ray_address).
     _row('sf_ray_port', '--port', HEAD, PARTY, 'gcs'),
-    _row('sf_ray_client_server_port', '--ray-client-server-port', HEAD, PARTY, 'ray'),
+    # The Ray client server (ray:// - runs any code it is sent): nothing of the deployment uses it, so it runs only
+    # when asked for; Ray 2.9 starts it (on 10001) whenever the flag is absent - see _plan.RAY_START_NO_CLIENT_SERVER.
+    _row('sf_ray_client_server_port', '--ray-client-server-port', HEAD, PARTY, 'ray',
+         switch='sf_ray_client_server_enabled'),
     _row('sf_redis_port', None, HEAD, PARTY, 'redis'),
     _row(('sf_ray_min_worker_port', 'sf_ray_max_worker_port'), ('--min-worker-port', '--max-worker-port'),
          NODE, PARTY, 'ray', POOL, name='ray_worker_ports'),
@@ -94,9 +101,21 @@ def ray_flags(rows=None):
     return tuple(flag for row in (PORTS if rows is None else rows) for flag in row.flags)
 
 
-def rows_bound_on(is_head):
-    """The rows a node binds: every :data:`NODE` row, and on the head the :data:`HEAD` rows too."""
+def switch_vars(rows=None):
+    """The boolean variables that turn rows on (the ``switch`` column), in table order."""
+    return tuple(row.switch for row in (PORTS if rows is None else rows) if row.switch)
+
+
+def rows_of_role(is_head):
+    """The rows of a node's role, switched on or not: every :data:`NODE` row, and on the head the :data:`HEAD` rows."""
     return tuple(row for row in PORTS if row.bound == NODE or is_head)
+
+
+def rows_bound_on(is_head, switches=None):
+    """The rows a node binds: :func:`rows_of_role` without the rows whose ``switch`` is not true in ``switches``
+    (variable -> bool; missing = off, the safe side)."""
+    switches = switches or {}
+    return tuple(row for row in rows_of_role(is_head) if row.switch is None or switches.get(row.switch) is True)
 
 
 def span_of(row, values, job_slots):
@@ -123,14 +142,14 @@ def listener(row, first, last):
             'reach': row.reach, 'span': row.span}
 
 
-def listeners(values, is_head, job_slots):
+def listeners(values, is_head, job_slots, switches=None):
     """The listeners of one node: one entry per row it binds (see :func:`listener`), in table order.
 
     ``values``: variable -> port (the node's valid port variables); rows whose values are missing or invalid are
-    left out (the plan reports those as errors).
+    left out (the plan reports those as errors). ``switches``: see :func:`rows_bound_on`.
     """
     out = []
-    for row in rows_bound_on(is_head):
+    for row in rows_bound_on(is_head, switches):
         span = span_of(row, values, job_slots)
         if span is not None:
             out.append(listener(row, span[0], span[1]))

@@ -68,7 +68,8 @@ def test_plan_is_published_under_limit(tmp_path):
           tasks:
             - ansible.builtin.debug:
                 msg: "PLAN {{{{ inventory_hostname }}}} {{{{ sf_plan.hosts[inventory_hostname] }}}} {{{{
-                  sf_plan.parties.alice.nodes['alice-1'].ray_start_argv[2] }}}} {{{{ sf_plan.party_order | join(',') }}}}"
+                  sf_plan.parties.alice.nodes['alice-1'].ray_start_argv | select('match', '--head') | first }}}} {{{{
+                  sf_plan.party_order | join(',') }}}}"
     """).format(root=ROOT))
     rc, out = run(tmp_path, GOOD, playbook=str(check), args=['--limit', 'bob-1'])
     assert rc == 0, out

@@ -125,7 +125,7 @@ def test_preflight_every_must_reach_pair_is_open(inventory, tmp_path):
         'alice/alice-1': {'alice:fed': '-', 'alice:spu': '-', 'alice:gcs': '-', 'alice:redis': '-',
                           'alice:ray': 'open 8', 'bob:fed': 'open 2', 'bob:spu': 'open 2'},
         'alice/alice-2': {'alice:fed': '-', 'alice:spu': '-', 'alice:gcs': 'open 1', 'alice:redis': 'open 1',
-                          'alice:ray': 'open 9', 'bob:fed': 'open 2', 'bob:spu': 'open 2'},
+                          'alice:ray': 'open 8', 'bob:fed': 'open 2', 'bob:spu': 'open 2'},
         'bob/bob-1': {'alice:fed': 'open 2', 'alice:spu': 'open 2', 'alice:gcs': '-', 'alice:redis': '-',
                       'alice:ray': '-', 'bob:fed': '-', 'bob:spu': '-'},
     }
@@ -155,14 +155,14 @@ def test_verify_names_every_private_port_another_party_reaches(inventory, tmp_pa
     rc, out = run(inventory, 'verify.yml', tmp_path)
     assert rc != 0, out[-5000:]
     rows = matrix_rows(out)
-    # no firewall on loopback: bob reaches alice's GCS, Redis and 17 Ray ports (per node 6 fixed ones and the ends of
-    # the worker range, and the head's Ray client) ...
+    # no firewall on loopback: bob reaches alice's GCS, Redis and 16 Ray ports (per node 6 fixed ones and the ends of
+    # the worker range; no Ray client server, sf_ray_client_server_enabled is off) ...
     assert rows['bob/bob-1']['alice:gcs'] == 'OPEN 1/1 connected'
-    assert rows['bob/bob-1']['alice:ray'] == 'OPEN 17/17 connected'
+    assert rows['bob/bob-1']['alice:ray'] == 'OPEN 16/16 connected'
     # ... while the must-reach half is fine
     assert rows['bob/bob-1']['alice:fed'] == 'open 2'
     assert rows['alice/alice-2']['alice:gcs'] == 'open 1'
     problems = re.search(r'(\d+) reachability problem\(s\):', out)
-    assert problems and int(problems.group(1)) == 11 + 11 + 19, out[-3000:]
+    assert problems and int(problems.group(1)) == 10 + 10 + 18, out[-3000:]
     assert "bob/bob-1 -> 127.0.0.11:41380 (alice/alice-1 gcs): expected closed, but it accepted a connection" in out
     assert listener_state_files() == []

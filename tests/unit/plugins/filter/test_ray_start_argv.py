@@ -49,7 +49,8 @@ def test_the_plan_publishes_the_extra_args(plan):
 
 def test_a_head_and_a_worker_node(plan):
     head = ray_start_argv(plan, 'alice-1', object_store_memory='1048576000')   # templating may give a string
-    assert head[:3] == ['ray', 'start', '--head'] and '--object-store-memory=1048576000' in head
+    start = list(planlib.RAY_START_NO_CLIENT_SERVER)   # no Ray client server by default
+    assert head[:len(start) + 1] == start + ['--head'] and '--object-store-memory=1048576000' in head
     worker = ray_start_argv(plan, 'alice-2', object_store_memory=1048576000)
     assert worker[2] == '--address=10.0.0.11:16380' and worker[-3:] == [
         '--num-cpus=8', '--object-store-memory=1048576000', '--block']

@@ -23,8 +23,8 @@ def plan_fixture():
 def test_head_private_and_public_ports(plan):
     rules = firewall_rules(plan, 'alice-1')
     assert rules['party'] == 'alice' and rules['role'] == 'head'
-    # 16379 redis .. 16387 runtime env agent are contiguous; then the worker range
-    assert rules['private_ports'] == [[16379, 16387], [17000, 17199]]
+    # 16379 redis .. 16387 runtime env agent, without the Ray client server's 16383 (off by default); the worker range
+    assert rules['private_ports'] == [[16379, 16382], [16384, 16387], [17000, 17199]]
     assert rules['public_ports'] == [[19000, 19009], [19500, 19509]]
     assert rules['private_v4'] == ['10.0.0.11/32', '10.0.0.12/32']
     # bob's node + alice's own nodes
@@ -88,8 +88,8 @@ def test_nft_file_of_a_head(plan):
     assert text.startswith('#')
     assert 'table inet sfops_secretflow\ndelete table inet sfops_secretflow\n' in text
     assert 'elements = { 10.0.0.11/32, 10.0.0.12/32 };' in text
-    assert 'tcp dport { 16379-16387, 17000-17199 } ip saddr @party_v4 accept' in text
-    assert 'tcp dport { 16379-16387, 17000-17199 } counter drop' in text
+    assert 'tcp dport { 16379-16382, 16384-16387, 17000-17199 } ip saddr @party_v4 accept' in text
+    assert 'tcp dport { 16379-16382, 16384-16387, 17000-17199 } counter drop' in text
     assert 'tcp dport { 19000-19009, 19500-19509 } ip saddr @peers_v4 accept' in text
     assert 'set party_v6 { type ipv6_addr; flags interval; }' in text   # empty set, valid nft
     # nothing but the deployment's ports is dropped, and ssh is never mentioned

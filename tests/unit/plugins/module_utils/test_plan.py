@@ -493,9 +493,12 @@ def test_plan_nodes(plan):
 
 def test_head_ray_start_argv(plan):
     argv = plan['parties']['alice']['nodes']['alice-1']['ray_start_argv']
-    assert argv[:4] == ['ray', 'start', '--head', '--port=16380']
+    # no Ray client server unless sf_ray_client_server_enabled (tests/unit/plugins/module_utils/test_ray_client_server.py)
+    start = list(planlib.RAY_START_NO_CLIENT_SERVER)
+    assert argv[:len(start) + 2] == start + ['--head', '--port=16380']
+    assert not any(a.startswith('--ray-client-server-port') for a in argv)
     for flag in ('--node-ip-address=10.0.0.11', '--node-name=alice-head', '--node-manager-port=16381',
-                 '--object-manager-port=16382', '--ray-client-server-port=16383', '--dashboard-agent-grpc-port=16384',
+                 '--object-manager-port=16382', '--dashboard-agent-grpc-port=16384',
                  '--dashboard-agent-listen-port=16385', '--metrics-export-port=16386',
                  '--runtime-env-agent-port=16387', '--min-worker-port=17000', '--max-worker-port=17199',
                  '--include-dashboard=false', '--disable-usage-stats'):

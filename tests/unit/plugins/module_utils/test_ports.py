@@ -57,7 +57,9 @@ def plan_fixture():
 
 def test_the_plan_publishes_the_listeners_of_every_node(plan):
     head = plan['parties']['alice']['nodes']['alice-1']['listeners']
-    assert [entry['name'] for entry in head] == [row.name for row in portlib.PORTS]
+    # every row but the Ray client server, which is off unless sf_ray_client_server_enabled
+    assert [entry['name'] for entry in head] == [row.name for row in portlib.PORTS
+                                                 if row.name != 'ray_client_server_port']
     by_name = {entry['name']: entry for entry in head}
     assert by_name['ray_port'] == {'name': 'ray_port', 'variables': ['sf_ray_port'], 'first': 16380, 'last': 16380,
                                    'group': 'gcs', 'reach': 'party', 'span': 'port'}
@@ -88,12 +90,21 @@ def test_the_ports_view_by_variable_is_what_earlier_plans_published(plan):
 def test_ray_start_argv_order_is_unchanged(plan):
     """The argv goes into the supervisord configuration: a different order would restart every node."""
     head = plan['parties']['alice']['nodes']['alice-1']['ray_start_argv']
-    assert head[:head.index('--labels={"sf_node_id":"alice-head","sf_party":"alice"}')] == [
+    assert head[:head.index('--labels={"sf_node_id":"alice-head","sf_party":"alice"}')] == list(
+        planlib.RAY_START_NO_CLIENT_SERVER) + [
+        '--head', '--port=16380', '--node-ip-address=10.0.0.11', '--node-name=alice-head',
+        '--node-manager-port=16381', '--object-manager-port=16382', '--dashboard-agent-grpc-port=16384',
+        '--dashboard-agent-listen-port=16385', '--metrics-export-port=16386', '--runtime-env-agent-port=16387',
+        '--resources={"sf_gateway":1000}', '--min-worker-port=17000', '--max-worker-port=17199']
+    # with the client server asked for, `ray start` itself and its port where it always was
+    inv = two_parties()
+    inv['hosts']['alice-1']['sf_ray_client_server_enabled'] = True
+    head = planlib.build_plan_or_raise(inv)['parties']['alice']['nodes']['alice-1']['ray_start_argv']
+    assert head[:head.index('--resources={"sf_gateway":1000}')] == [
         'ray', 'start', '--head', '--port=16380', '--node-ip-address=10.0.0.11', '--node-name=alice-head',
         '--node-manager-port=16381', '--object-manager-port=16382', '--dashboard-agent-grpc-port=16384',
         '--dashboard-agent-listen-port=16385', '--metrics-export-port=16386', '--runtime-env-agent-port=16387',
-        '--ray-client-server-port=16383', '--resources={"sf_gateway":1000}', '--min-worker-port=17000',
-        '--max-worker-port=17199']
+        '--ray-client-server-port=16383']
     worker = plan['parties']['alice']['nodes']['alice-2']['ray_start_argv']
     assert worker[:worker.index('--labels={"sf_node_id":"alice-w1","sf_party":"alice"}')] == [
         'ray', 'start', '--address=10.0.0.11:16380', '--node-ip-address=10.0.0.12', '--node-name=alice-w1',

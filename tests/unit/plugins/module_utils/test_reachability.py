@@ -53,7 +53,8 @@ def test_preflight_inside_the_party_every_private_port_of_the_other_nodes(plan):
     own = by(targets, party='alice')
     assert {t['node'] for t in own} == {'alice-1'}
     ports = {t['port']: t['group'] for t in own}
-    assert ports[16380] == 'gcs' and ports[16379] == 'redis' and ports[16383] == 'ray'
+    assert ports[16380] == 'gcs' and ports[16379] == 'redis' and ports[16384] == 'ray'
+    assert 16383 not in ports   # no Ray client server unless sf_ray_client_server_enabled
     assert ports[16381] == 'ray' and ports[16382] == 'ray'
     # worker range: first and last only by default
     assert 17000 in ports and 17199 in ports and 17100 not in ports
@@ -84,7 +85,8 @@ def test_verify_adds_must_not_reach_every_private_port_of_other_parties(plan):
     assert {t['party'] for t in closed} == {'alice'}
     assert {t['node'] for t in closed} == {'alice-1', 'alice-2'}
     head = {t['port'] for t in by(closed, node='alice-1')}
-    assert {16379, 16380, 16381, 16382, 16383, 16384, 16385, 16386, 16387, 17000, 17199} <= head
+    assert {16379, 16380, 16381, 16382, 16384, 16385, 16386, 16387, 17000, 17199} <= head
+    assert 16383 not in head   # the Ray client server does not run
     assert not head & set(range(19000, 19010))
     worker = {t['port'] for t in by(closed, node='alice-2')}
     assert 16379 not in worker and 16380 not in worker and 16381 in worker
@@ -134,7 +136,7 @@ def test_listeners_cover_every_planned_port_and_skip_the_worker_range_when_deplo
     lst = reach.listeners(plan)
     assert set(lst) == {'alice-1', 'alice-2', 'bob-1'}
     head = set(lst['alice-1']['ports'])
-    assert {16379, 16380, 16383} <= head and set(range(17000, 17200)) <= head
+    assert {16379, 16380, 16384} <= head and set(range(17000, 17200)) <= head and 16383 not in head
     assert set(range(19000, 19010)) <= head and set(range(19500, 19510)) <= head
     assert lst['alice-1']['address'] == '0.0.0.0'
     worker = set(lst['alice-2']['ports'])
@@ -229,10 +231,10 @@ def test_the_matrix_of_the_readme(plan):
         '--------------------  ---------  ---------  ---------  -----------  ---------  -------  -------  --------  '
         '---------  --------',
         'alice/alice-1         -          -          -          -            open 8     open 10  open 10  closed 1  '
-        'closed 1   closed 9',
-        'alice/alice-2         -          -          open 1     open 1       open 9     open 10  open 10  closed 1  '
-        'closed 1   closed 9',
-        'bob/bob-1             open 10    open 10    closed 1   closed 1     closed 17  -        -        -         '
+        'closed 1   closed 8',
+        'alice/alice-2         -          -          open 1     open 1       open 8     open 10  open 10  closed 1  '
+        'closed 1   closed 8',
+        'bob/bob-1             open 10    open 10    closed 1   closed 1     closed 16  -        -        -         '
         '-          -',
     ]
     assert report['unmet'] == 0 and report['problems'] == []
