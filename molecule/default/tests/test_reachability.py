@@ -112,7 +112,9 @@ def drops(server):
 
 def test_verify_fails_when_the_firewall_is_off(servers, server_vars):
     """The must-NOT-reach half can fail: without alice's rules, bob reaches its GCS/Redis/Ray listeners."""
-    off = run_playbook("firewall.yml", "--limit", ALICE_HEAD, "-e", "firewall_enabled=false")
+    # turning it off needs the acknowledgement (without it the plan refuses - tests/unit/test_firewall_playbooks.py)
+    off = run_playbook("firewall.yml", "--limit", ALICE_HEAD, "-e", "firewall_enabled=false",
+                       "-e", "firewall_disabled_i_understand_ray_is_exposed=true")
     assert off.returncode == 0, off.stdout[-4000:]
     assert sudo(servers[ALICE_HEAD], f"nft list table {TABLE}").rc != 0
     try:

@@ -66,8 +66,11 @@ def test_planned_ports_listen_and_no_unplanned_ray_port(servers):
             assert any(proc in p for _ip, p in socks[ports[key]]), f"{name}: {key} held by {socks[ports[key]]}"
         # With --include-dashboard=false Ray 2.9 does not open the dashboard agent and metrics ports (measured);
         # they stay reserved in the plan and must not be taken by anything else (checked below).
-        for key in ("ray_runtime_env_agent_port",) + (("ray_client_server_port",) if node["role"] == "head" else ()):
-            assert ports[key] in socks, f"{name}: {key} {ports[key]} is not listened on"
+        assert ports["ray_runtime_env_agent_port"] in socks, f"{name}: ray_runtime_env_agent_port is not listened on"
+        if node["role"] == "head":
+            # no Ray client server (sf_ray_client_server_enabled is off): neither its port nor Ray's default 10001
+            for port in (ports["ray_client_server_port"], 10001):
+                assert port not in socks, f"{name}: the Ray client server listens on {port}: {socks[port]}"
         if node["role"] == "head":
             redis_ips = {ip for ip, _p in socks[ports["redis_port"]]}
             assert redis_ips == {node["node_ip"]}, f"{name}: Redis must bind only {node['node_ip']}: {redis_ips}"
