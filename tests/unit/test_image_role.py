@@ -64,18 +64,23 @@ def test_dockerfile_debian_base():
     assert text.startswith('#'), 'ansible_managed header first'
     ins = _instructions(text)
     words = [word for word, _arg in ins]
-    assert set(words) <= {'FROM', 'ARG', 'ENV', 'COPY', 'RUN', 'ENTRYPOINT', 'CMD'}
+    assert set(words) <= {'FROM', 'ARG', 'ENV', 'COPY', 'RUN', 'USER', 'ENTRYPOINT', 'CMD'}
     assert ins[0] == ('FROM', 'sfops/debian-base:latest')
     assert words.count('FROM') == 1
     runs = _runs(ins)
     for pkg in ('python3-venv', 'libgomp1', 'redis-server', 'supervisor', 'tini', 'curl', 'procps'):
         assert ' %s ' % pkg in runs + ' ', pkg
     assert 'rm -rf /var/lib/apt/lists/*' in runs
-    # worker-venv.sh's recipe: requirements, then secretflow --no-deps, then the worker with the pins as constraints
-    req = runs.index('/opt/sf/bin/pip install -r /tmp/sfops-build/requirements-sf.txt')
-    nodeps = runs.index("/opt/sf/bin/pip install --no-deps 'secretflow==1.11.0b1'")
-    worker = runs.index('-c /tmp/sfops-build/constraints.txt /tmp/sfops-build/worker')
-    assert req < nodeps < worker
+    # worker-venv.sh's recipe: the hashed lock (secretflow included), then the worker package alone (#12)
+    lock = runs.index('/opt/sf/bin/pip install --require-hashes --no-deps --only-binary=:all:'
+                      ' -r /tmp/sfops-build/requirements-sf.lock')
+    worker = runs.index('/opt/sf/bin/pip install --no-deps --no-build-isolation /tmp/sfops-build/worker')
+    assert lock < worker
+    assert ('COPY', 'worker/requirements-sf.lock /tmp/sfops-build/requirements-sf.lock') in ins
+    # nothing resolved or downloaded without a hash: no ranges, no pip self-upgrade, no requirements file
+    assert "'pip>=23'" not in runs and 'requirements-sf.txt' not in runs and 'constraints' not in runs
+    for call in runs.split('pip install')[1:]:
+        assert call.startswith(' --require-hashes --no-deps') or call.startswith(' --no-deps --no-build-isolation'), call
     assert 'PIP_NO_CACHE_DIR=1' in [a for w, a in ins if w == 'ARG']
     assert 'rm -rf /tmp/sfops-build /root/.cache' in runs
     # self-test
@@ -101,7 +106,7 @@ def test_dockerfile_debian_with_build_ca_bundle_and_options():
     assert ins.index(('COPY', 'pip.conf build-ca.crt /tmp/sfops-build/')) < first_pip
     runs = _runs(ins)
     assert ' less ' in runs
-    assert '/srv/sf/bin/pip install -r' in runs
+    assert '/srv/sf/bin/pip install --require-hashes --no-deps' in runs
     assert "find /srv/sf/lib -depth -type d -name tests -path '*/site-packages/*' -exec rm -rf {} +" in runs
     conf = role.render('pip.conf.j2')
     assert conf.startswith('#')
@@ -121,6 +126,77 @@ def test_dockerfile_official_secretflow_base():
     assert 'ln -sfn /usr/local /opt/sf' in runs
     assert 'ray start --help >/dev/null' in runs
     assert ('ENTRYPOINT', '[]') in ins  # the official image's entrypoint script is not ours
+
+
+@pytest.mark.parametrize('ref, from_', [
+    ('reg.example.org:5000/deb:12@sha256:' + 'a' * 64, 'reg.example.org:5000/deb@sha256:' + 'a' * 64),
+    ('reg.example.org/deb@sha256:' + 'b' * 64, 'reg.example.org/deb@sha256:' + 'b' * 64),
+    ('reg.example.org:5000/deb:12', 'reg.example.org:5000/deb:12'),
+])
+def test_base_by_digest_is_looked_up_and_used_by_digest(ref, from_):
+    # community.docker finds/pulls `repository@digest` (not `repository:tag@digest`); FROM takes the same (#12)
+    role = Role(image_base_image=ref)
+    assert role.var('_image_base_ref') == from_
+    assert _instructions(role.render('Dockerfile.j2'))[0] == ('FROM', from_)
+
+
+def test_build_checks_the_base_policy_before_pulling():
+    with open(os.path.join(ROLE, 'tasks', 'build.yml')) as handle:
+        tasks = yaml.safe_load(handle)
+    names = [t['name'] for t in tasks]
+    check = names.index('Check the base image reference (image_base_image pinned by digest)')
+    assert names.index('Look up the base image on the builder') < check < names.index('Pull the base image onto the builder')
+    assert 'image_base_check(_image_base_info.images' in tasks[check]['vars']['_image_base_policy']
+    assert 'allow_mutable_tag=image_base_allow_mutable_tag' in tasks[check]['vars']['_image_base_policy']
+    assert tasks[names.index('Pull the base image onto the builder')]['community.docker.docker_image']['name'] == \
+        '{{ _image_base_ref }}'
+
+
+def _tasks(name):
+    with open(os.path.join(ROLE, 'tasks', name)) as handle:
+        return yaml.safe_load(handle)
+
+
+def _flat(tasks):
+    for task in tasks:
+        yield task
+        for key in ('block', 'rescue', 'always'):
+            for sub in _flat(task.get(key, [])):
+                yield sub
+
+
+def test_archive_is_verified_before_load_and_the_id_after():
+    tasks = list(_flat(_tasks('distribute-archive.yml')))
+    names = [t['name'] for t in tasks]
+    # the old load (docker_image source: load, trusting any name:tag already there) is gone
+    assert not [t for t in tasks if t.get('community.docker.docker_image', {}).get('source') == 'load']
+    copy = names.index('Copy the tarball to the server')
+    stat = names.index('Checksum the tarball on the server')
+    verify = names.index('Assert the tarball on the server matches the controller\'s checksum')
+    load = next(i for i, t in enumerate(tasks) if 'community.docker.docker_image_load' in t)
+    after = names.index('Assert the loaded image has the expected ID')
+    assert copy < stat < verify < load < after
+    assert tasks[stat]['ansible.builtin.stat']['checksum_algorithm'] == 'sha256'
+    assert '_image_server_archive.stat.checksum == _image_archive_sha256' in tasks[verify]['ansible.builtin.assert']['that']
+    assert "host '{{ inventory_hostname }}'" in tasks[verify]['ansible.builtin.assert']['fail_msg']
+    assert '_image_server_loaded.images[0].Id == _image_expected_id' in ' '.join(tasks[after]['ansible.builtin.assert']['that'])
+    # a server whose name:tag has another ID gets the verified tarball too (replaced, not trusted)
+    block = _tasks('distribute-archive.yml')[1]
+    assert "_image_server_info.images[0].Id != _image_expected_id" in block['when']
+
+
+def test_registry_pull_is_checked_against_the_expected_id():
+    tasks = list(_flat(_tasks('distribute-registry.yml')))
+    names = [t['name'] for t in tasks]
+    assert names.index('Pull {{ _image_repository ~ \':\' ~ _image_tag }}') < names.index('Assert the pulled image has the expected ID')
+    check = tasks[names.index('Assert the pulled image has the expected ID')]['ansible.builtin.assert']
+    assert '_image_server_pulled.images[0].Id == _image_registry_expected_id' in ' '.join(check['that'])
+
+
+def test_archive_sha256_is_read_from_the_checksum_file(tmp_path):
+    (tmp_path / 'w.tar.sha256').write_text(u'%s  w.tar\n' % ('AB' * 32))
+    role = Role(image_archive_src=str(tmp_path / 'w.tar'), image_tag='t', _image_tag='t')
+    assert role.var('_image_archive_sha256') == 'ab' * 32
 
 
 def test_dockerignore_matches_hash_excludes():
@@ -187,10 +263,13 @@ def test_hash_ignores_tests_caches_and_build_outputs(worker_copy):
     assert _tag(worker_copy) == first
     files = tree_files(str(worker_copy))
     assert 'pyproject.toml' in files and 'requirements-sf.txt' in files and 'sfworker/cli.py' in files
+    # the lock (what the image installs) is part of the tag (#12)
+    assert 'requirements-sf.lock' in files
     assert not [f for f in files if f.startswith(('tests/', 'build/')) or '__pycache__' in f or 'egg-info' in f]
 
 
-@pytest.mark.parametrize('change', ['worker_code', 'new_module', 'requirements', 'dockerfile', 'base_id', 'rename'])
+@pytest.mark.parametrize('change', ['worker_code', 'new_module', 'requirements', 'lock', 'dockerfile', 'base_id',
+                                    'rename'])
 def test_hash_changes_with_every_input(worker_copy, change):
     first = _tag(worker_copy)
     dockerfile, base = 'FROM x\n', 'sfops/debian-base:latest@sha256:aa'
@@ -202,6 +281,9 @@ def test_hash_changes_with_every_input(worker_copy, change):
     elif change == 'requirements':
         req = worker_copy / 'requirements-sf.txt'
         req.write_text(req.read_text().replace('ray==2.9.3', 'ray==2.9.2'))
+    elif change == 'lock':
+        lock = worker_copy / 'requirements-sf.lock'
+        lock.write_text(lock.read_text().replace('--hash=sha256:', '--hash=sha256:0', 1)[:-1] + '\n')
     elif change == 'dockerfile':
         dockerfile = 'FROM x\nRUN true\n'
     elif change == 'base_id':
