@@ -21,6 +21,12 @@ __metaclass__ = type
 import ipaddress
 
 from ansible_collections.sfops.secretflow.plugins.module_utils import _ports as portlib
+from ansible_collections.sfops.secretflow.plugins.module_utils._messages import where
+
+# The comment of the table's drop rule for the private ports (roles/firewall/templates/firewall.nft.j2): a table that
+# exists without it has had its chain flushed.
+PRIVATE_DROP_COMMENT = 'sfops: Ray/Redis, other sources'
+RUNBOOK = 'docs/operations/firewall.md'
 
 
 class FirewallError(ValueError):
@@ -131,3 +137,61 @@ def firewall_rules(plan, host, peer_sources=None, extra_peer_sources=None, priva
         'public_v4': public_v4,
         'public_v6': public_v6,
     }
+
+
+def _first_line(text):
+    lines = [line.strip() for line in (text or '').splitlines() if line.strip()]
+    return lines[0] if lines else ''
+
+
+def table_problems(plan, states, table='sfops_secretflow', service='sfops-firewall'):
+    """What verify.yml says about the firewall table of every server: ``{problems, off, unchecked, lines}``.
+
+    ``states``: host -> ``{rc, stdout, stderr, timer}`` - ``nft list table inet <table>`` on the server and
+    ``systemctl is-active <service>-check.timer`` (the restore timer) - or None for a host that was not checked
+    (unreachable). A host whose plan entry has ``firewall: false`` (firewall_enabled: false, acknowledged) is listed in
+    ``off``, not judged. Every problem names the party and host, what is exposed and how to fix it.
+    """
+    problems = []
+    off = []
+    unchecked = []
+    lines = []
+    fix = ('load it now: `systemctl restart %s %s-check.timer` on the server, or run playbooks/firewall.yml (runbook '
+           '%s, "The table is missing")' % (service, service, RUNBOOK))
+    for host in sorted(states):
+        party = plan['hosts'].get(host)
+        if party is None:
+            continue
+        node = plan['parties'][party]['nodes'][host]
+        place = where(party, host)
+        if not node.get('firewall', True):
+            off.append(host)
+            lines.append('%s: firewall off (firewall_enabled: false, acknowledged) - not checked' % place)
+            continue
+        state = states[host]
+        if state is None:
+            unchecked.append(host)
+            lines.append('%s: not checked' % place)
+            continue
+        rc = state.get('rc')
+        stdout = state.get('stdout') or ''
+        if rc != 0:
+            reason = _first_line(state.get('stderr')) or _first_line(state.get('msg')) or 'rc %s' % rc
+            problems.append("%s: the firewall table inet %s is missing (%s): Ray's GCS, raylets and Redis port accept "
+                            "connections from every other party - %s" % (place, table, reason, fix))
+            lines.append('%s: table MISSING' % place)
+            continue
+        if PRIVATE_DROP_COMMENT not in stdout:
+            problems.append("%s: the firewall table inet %s is loaded but has no drop rule for the Ray and Redis ports "
+                            "(its chain was flushed?): they accept connections from every other party - %s"
+                            % (place, table, fix))
+            lines.append('%s: table INCOMPLETE' % place)
+            continue
+        timer = (state.get('timer') or '').strip() or 'unknown'
+        if timer != 'active':
+            problems.append("%s: the restore timer %s-check.timer is %s: a flushed table would stay flushed until the "
+                            "next Ansible run - run playbooks/firewall.yml (runbook %s)" % (place, service, timer, RUNBOOK))
+            lines.append('%s: table loaded, restore timer %s' % (place, timer.upper()))
+            continue
+        lines.append('%s: table loaded, restore timer active' % place)
+    return {'problems': problems, 'off': off, 'unchecked': unchecked, 'lines': lines}

@@ -5,10 +5,12 @@ after a Docker restart verify proves alice's Ray/Redis ports closed to bob and o
 import re
 import time
 
-from conftest import matrix_rows, run_playbook  # pylint: disable=import-error
+from conftest import matrix_rows, run_playbook, wait_until  # pylint: disable=import-error
 
 ALICE_HEAD, ALICE_NODE, BOB_HEAD = "mol-alice-1", "mol-alice-2", "mol-bob-1"
 TABLE = "inet sfops_secretflow"
+FIREWALL_OFF = ("-e", "firewall_enabled=false", "-e", "firewall_disabled_i_understand_ray_is_exposed=true")
+RESTORE_S = 30   # firewall_restore_interval_s
 # This scenario deploys no SecretFlow nodes (docker + firewall only): verify's TLS checks, which run the worker's
 # tls-listen/tls-probe in the node containers, belong to the e2e scenario.
 VERIFY_ARGS = ("--skip-tags", "tls")
@@ -113,12 +115,16 @@ def drops(server):
 def test_verify_fails_when_the_firewall_is_off(servers, server_vars):
     """The must-NOT-reach half can fail: without alice's rules, bob reaches its GCS/Redis/Ray listeners."""
     # turning it off needs the acknowledgement (without it the plan refuses - tests/unit/test_firewall_playbooks.py)
-    off = run_playbook("firewall.yml", "--limit", ALICE_HEAD, "-e", "firewall_enabled=false",
-                       "-e", "firewall_disabled_i_understand_ray_is_exposed=true")
+    off = run_playbook("firewall.yml", "--limit", ALICE_HEAD, *FIREWALL_OFF)
     assert off.returncode == 0, off.stdout[-4000:]
     assert sudo(servers[ALICE_HEAD], f"nft list table {TABLE}").rc != 0
+    # the restore timer went with it: the table stays away
+    assert not servers[ALICE_HEAD].exists("/etc/systemd/system/sfops-firewall-check.timer")
+    time.sleep(RESTORE_S + 5)
+    assert sudo(servers[ALICE_HEAD], f"nft list table {TABLE}").rc != 0
     try:
-        proc = run_playbook("verify.yml", *VERIFY_ARGS)
+        # the same acknowledgement: verify lists the servers as off instead of failing on the missing table first
+        proc = run_playbook("verify.yml", *VERIFY_ARGS, *FIREWALL_OFF)
     finally:
         on = run_playbook("firewall.yml", "--limit", ALICE_HEAD)
     assert on.returncode == 0, on.stdout[-4000:]
@@ -133,9 +139,48 @@ def test_verify_fails_when_the_firewall_is_off(servers, server_vars):
     assert sudo(servers[ALICE_HEAD], f"nft list table {TABLE}").rc == 0
 
 
-def test_firewall_restores_a_flushed_table(servers):
+def has_drop_rule(server):
+    out = sudo(server, f"nft list table {TABLE}")
+    return out.rc == 0 and "sfops: Ray/Redis" in out.stdout
+
+
+def test_a_deleted_or_flushed_table_comes_back_without_ansible(servers):
+    """The restore timer (sfops-firewall-check.timer): within firewall_restore_interval_s, no Ansible run."""
+    for name in (ALICE_HEAD, BOB_HEAD):
+        assert sudo(servers[name], "systemctl is-active sfops-firewall-check.timer").stdout.strip() == "active", name
+    since = sudo(servers[BOB_HEAD], "date '+%Y-%m-%d %H:%M:%S'").stdout.strip()
     assert sudo(servers[BOB_HEAD], f"nft delete table {TABLE}").rc == 0
+    assert sudo(servers[ALICE_HEAD], f"nft flush chain {TABLE} input").rc == 0   # the table stays, its rules go
+    assert not has_drop_rule(servers[BOB_HEAD]) and not has_drop_rule(servers[ALICE_HEAD])
+    assert wait_until(lambda: has_drop_rule(servers[BOB_HEAD]) and has_drop_rule(servers[ALICE_HEAD]),
+                      timeout=RESTORE_S + 15, step=2) is not None
+    journal = sudo(servers[BOB_HEAD], f"journalctl -u sfops-firewall-check --since '{since}' --no-pager").stdout
+    assert "is missing - loading" in journal, journal
+
+
+def test_verify_fails_naming_the_server_whose_table_is_missing(servers):
+    bob = servers[BOB_HEAD]
+    assert sudo(bob, "systemctl stop sfops-firewall-check.timer").rc == 0   # or it would be back within 30 s
+    assert sudo(bob, f"nft delete table {TABLE}").rc == 0
+    try:
+        proc = run_playbook("verify.yml", "--tags", "firewall")
+    finally:
+        fixed = sudo(bob, "systemctl restart sfops-firewall sfops-firewall-check.timer")   # what the message says
+    assert proc.returncode != 0
+    assert "1 firewall problem(s):" in proc.stdout, proc.stdout[-4000:]
+    assert (f"party 'bob', host '{BOB_HEAD}': the firewall table inet sfops_secretflow is missing"
+            in proc.stdout), proc.stdout[-4000:]
+    assert "docs/operations/firewall.md" in proc.stdout
+    assert fixed.rc == 0 and has_drop_rule(bob)
+    assert run_playbook("verify.yml", "--tags", "firewall").returncode == 0
+
+
+def test_firewall_playbook_restores_a_deleted_table_and_a_stopped_timer(servers):
+    bob = servers[BOB_HEAD]
+    assert sudo(bob, "systemctl stop sfops-firewall-check.timer").rc == 0
+    assert sudo(bob, f"nft delete table {TABLE}").rc == 0
     proc = run_playbook("firewall.yml", "--limit", BOB_HEAD)
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert re.search(rf"{BOB_HEAD}\s*: ok=\d+\s+changed=[1-9]", proc.stdout)
-    assert sudo(servers[BOB_HEAD], f"nft list table {TABLE}").rc == 0
+    assert has_drop_rule(bob)
+    assert sudo(bob, "systemctl is-active sfops-firewall-check.timer").stdout.strip() == "active"
