@@ -20,6 +20,13 @@ description:
     and, with O(check_free_memory), more than its available memory (C(memory_mb.nocache.free)).
   - The node role takes the sizes from here (C(ray start --object-store-memory), the container's C(shm_size)); the
     preflight role and the node role's preflight fail on the problems.
+  - The containers' limits too, so that one job cannot take the head's Redis or the server down - the node
+    container's memory (O(memory_limit_mb), else the server's memory minus the Redis container's limit on a head
+    minus O(host_memory_reserve_mb)), the Redis container's memory (O(redis_memory_limit_mb), else 1/16 of the
+    server's memory, 256 MiB to 4 GiB) and Redis' C(maxmemory) (3/4 of it), the node container's pids limit
+    (O(pids_limit), else 512 per CPU - C(processor_vcpus) - at least 4096). Problems - a node limit below
+    /dev/shm plus O(memory_margin_mb), an explicit node limit that with Redis and the reserve exceeds the server's
+    memory, a Redis limit below 64 MiB, a pids limit below 512.
 options:
   _input:
     description: The server's facts (C(ansible_facts)); C(memtotal_mb) and, with O(check_free_memory),
@@ -42,6 +49,26 @@ options:
     description: Also check against the memory available now (before a node runs on the server).
     type: bool
     default: false
+  runs_redis:
+    description: The server is a party head that runs the party's own Redis container.
+    type: bool
+    default: false
+  memory_limit_mb:
+    description: The node container's memory limit in MiB (C(node_memory_limit_mb)); 0 = derived.
+    type: int
+    default: 0
+  redis_memory_limit_mb:
+    description: The Redis container's memory limit in MiB (C(node_redis_memory_mb)); 0 = derived.
+    type: int
+    default: 0
+  host_memory_reserve_mb:
+    description: Memory kept outside the containers for the OS and Docker, in MiB (C(node_host_memory_reserve_mb)).
+    type: int
+    default: 512
+  pids_limit:
+    description: The node container's pids limit (C(node_pids_limit)); 0 = derived from C(processor_vcpus).
+    type: int
+    default: 0
   party:
     description: The server's party, named in each problem.
     type: str
@@ -81,6 +108,18 @@ _value:
     shm_mb:
       description: /dev/shm of the node container in MiB.
       type: int
+    node_memory_mb:
+      description: The node container's memory limit in MiB (none when the server's memory is unknown).
+      type: int
+    redis_memory_mb:
+      description: The Redis container's memory limit in MiB (0 without O(runs_redis)).
+      type: int
+    redis_maxmemory_mb:
+      description: Redis' maxmemory in MiB (0 without O(runs_redis)).
+      type: int
+    pids_limit:
+      description: The node container's pids limit.
+      type: int
     problems:
       description: One message per problem, naming the party, the host and the variable; empty when all is well.
       type: list
@@ -95,14 +134,19 @@ from ansible_collections.sfops.secretflow.plugins.module_utils import _sizing as
 
 
 def _memory_sizing(facts, object_store_memory_mb=0, shm_size_mb=0, memory_margin_mb=1024, check_free_memory=False,
-                   party=None, host=None):
+                   party=None, host=None, runs_redis=False, memory_limit_mb=0, redis_memory_limit_mb=0,
+                   host_memory_reserve_mb=512, pids_limit=0):
     if not isinstance(facts, dict):
         raise AnsibleFilterError('memory_sizing: input must be the facts (ansible_facts), got %s' % type(facts).__name__)
     free = (facts.get('memory_mb') or {}).get('nocache', {}).get('free')
     try:
         return sizinglib.sizing(facts.get('memtotal_mb'), free, object_store_memory_mb=object_store_memory_mb,
                                 shm_size_mb=shm_size_mb, memory_margin_mb=memory_margin_mb,
-                                check_free_memory=boolean(check_free_memory, strict=False), party=party, host=host)
+                                check_free_memory=boolean(check_free_memory, strict=False), party=party, host=host,
+                                runs_redis=boolean(runs_redis, strict=False), memory_limit_mb=memory_limit_mb,
+                                redis_memory_limit_mb=redis_memory_limit_mb,
+                                host_memory_reserve_mb=host_memory_reserve_mb, vcpus=facts.get('processor_vcpus'),
+                                pids_limit_setting=pids_limit)
     except ValueError as exc:
         prefix = sizinglib.location(party, host)
         raise AnsibleFilterError('memory_sizing: %s%s' % (prefix, to_native(exc)))

@@ -43,3 +43,13 @@ def test_errors_name_the_host():
         memory_sizing({}, host='bob-1')
     with pytest.raises(AnsibleFilterError, match='must be the facts'):
         memory_sizing('7936')
+
+
+def test_container_limits_from_the_facts():
+    facts = {'memtotal_mb': 16384, 'processor_vcpus': 16}
+    result = memory_sizing(facts, object_store_memory_mb=512, runs_redis='True', host_memory_reserve_mb='512')
+    assert (result['redis_memory_mb'], result['redis_maxmemory_mb']) == (1024, 768)
+    assert result['node_memory_mb'] == 16384 - 1024 - 512
+    assert result['pids_limit'] == 16 * 512
+    worker = memory_sizing(facts, object_store_memory_mb=512, runs_redis=False)
+    assert worker['node_memory_mb'] == 16384 - 512 and worker['redis_memory_mb'] == 0

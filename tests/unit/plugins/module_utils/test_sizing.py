@@ -21,7 +21,9 @@ def size(memtotal=7936, free=None, store=0, shm=0, margin=1024, check_free=False
 
 def test_set_object_store_and_derived_shm():
     result = size(store=512)
-    assert result == {'object_store_mb': 512, 'object_store_bytes': 512 * 1048576, 'shm_mb': 1024, 'problems': []}
+    assert result == {'object_store_mb': 512, 'object_store_bytes': 512 * 1048576, 'shm_mb': 1024,
+                      'node_memory_mb': 7936 - 512, 'redis_memory_mb': 0, 'redis_maxmemory_mb': 0,
+                      'pids_limit': 4096, 'problems': []}
 
 
 def test_derived_object_store_is_30_percent_of_memory():
@@ -107,3 +109,82 @@ def test_location_without_party_or_host():
     assert sizinglib.location(host='h') == "host 'h': "
     problems = sizinglib.sizing(4096, object_store_memory_mb=10)['problems']
     assert problems == ["node_object_store_memory_mb gives an object store of 10 MiB, below Ray's minimum of 78 MiB"]
+
+
+# ---------------------------------------------------------------- container limits (#12)
+
+def limits(memtotal=7936, store=512, margin=1024, redis=False, node=0, redis_mb=0, reserve=512, vcpus=None, pids=0):
+    return sizinglib.sizing(memtotal, None, object_store_memory_mb=store, memory_margin_mb=margin, party='alice',
+                            host='alice-1', runs_redis=redis, memory_limit_mb=node, redis_memory_limit_mb=redis_mb,
+                            host_memory_reserve_mb=reserve, vcpus=vcpus, pids_limit_setting=pids)
+
+
+def test_head_node_limit_leaves_room_for_redis_and_the_host():
+    result = limits(redis=True)
+    assert result['redis_memory_mb'] == 496                     # 7936 / 16
+    assert result['redis_maxmemory_mb'] == 372                  # 3/4 of it
+    assert result['node_memory_mb'] == 7936 - 496 - 512         # the rest minus the host's reserve
+    assert result['problems'] == []
+
+
+def test_worker_node_limit_is_the_server_minus_the_reserve():
+    result = limits()
+    assert result['node_memory_mb'] == 7936 - 512
+    assert result['redis_memory_mb'] == 0 and result['redis_maxmemory_mb'] == 0
+
+
+@pytest.mark.parametrize('memtotal,expected', [(2048, 256), (16384, 1024), (1024 * 1024, 4096), (None, 256)])
+def test_derived_redis_limit_is_bounded(memtotal, expected):
+    assert sizinglib.redis_memory_mb(memtotal) == expected
+
+
+def test_set_limits_are_taken_as_is():
+    result = limits(redis=True, node=4000, redis_mb=1000, pids=9000)
+    assert (result['node_memory_mb'], result['redis_memory_mb'], result['redis_maxmemory_mb'],
+            result['pids_limit']) == (4000, 1000, 750, 9000)
+    assert result['problems'] == []
+
+
+def test_derived_pids_limit_scales_with_cpus():
+    assert limits()['pids_limit'] == 4096
+    assert limits(vcpus=4)['pids_limit'] == 4096
+    assert limits(vcpus=64)['pids_limit'] == 64 * 512
+
+
+def test_set_node_limit_must_hold_shm_and_rays_processes():
+    # shm 1024 + (margin 1024 - reserve 512) = 1536
+    assert limits(node=1536)['problems'] == []
+    assert limits(node=1535)['problems'] == [
+        WHERE + "node_memory_limit_mb (1535 MiB) is smaller than the node container's /dev/shm (1024 MiB) plus the "
+        "512 MiB node_memory_margin_mb=1024 leaves for Ray's processes and the worker after "
+        "node_host_memory_reserve_mb=512: raise it or leave it 0 (derived)"]
+
+
+def test_set_node_limit_with_redis_must_fit_in_the_server():
+    assert limits(redis=True, node=7936 - 496 - 512)['problems'] == []
+    assert limits(redis=True, node=7936 - 496 - 511)['problems'] == [
+        WHERE + "node_memory_limit_mb (6929 MiB) with the Redis container's 496 MiB (node_redis_memory_mb) plus "
+        "node_host_memory_reserve_mb=512 MiB is more than the server's 7936 MiB"]
+
+
+def test_derived_node_limit_too_small_on_a_head_names_what_to_lower():
+    # 2048 MiB fits shm + margin (1024 + 1024), but Redis (256) and the reserve (512) leave the container 1280 MiB
+    problems = limits(memtotal=2048, redis=True)['problems']
+    assert problems == [
+        WHERE + "node_memory_limit_mb (derived: the server's 2048 MiB minus the Redis container's 256 MiB and "
+        "node_host_memory_reserve_mb=512 MiB) gives the node container 1280 MiB, less than its /dev/shm (1024 MiB) "
+        "plus 512 MiB for Ray's processes and the worker: lower node_object_store_memory_mb or node_redis_memory_mb"]
+    assert limits(memtotal=2048)['problems'] == []     # a worker node: no Redis beside it
+
+
+def test_tiny_redis_and_pids_limits_are_refused():
+    assert limits(redis=True, redis_mb=63)['problems'] == [
+        WHERE + "node_redis_memory_mb (63 MiB) is below the 64 MiB the party's Redis needs at least"]
+    assert limits(pids=511)['problems'] == [
+        WHERE + "node_pids_limit (511) is below 512: Ray alone starts hundreds of threads, each counts"]
+    assert limits(reserve=-1)['problems'][0] == WHERE + 'node_host_memory_reserve_mb must not be negative (-1)'
+
+
+def test_limits_unknown_without_the_memory_fact():
+    result = sizinglib.sizing(None, object_store_memory_mb=512, runs_redis=True)
+    assert result['node_memory_mb'] is None and result['redis_memory_mb'] == 256
