@@ -32,8 +32,9 @@ options:
   settings:
     description:
       - What the plan does not hold - C(queue), C(data_dir), C(concurrency), C(peer_timeout_s), C(job_timeout_s),
-        C(log_level), C(redis_url) (an external Redis) or C(redis_password_file), and C(tls_dir) (the TLS files'
-        directory as the container sees it).
+        C(log_level), C(redis_url) (an external Redis, without its password; empty = the party's own Redis),
+        C(redis_user) (the user in the own Redis' URL), C(redis_password_file) (where the password is; empty =
+        none), and C(tls_dir) (the TLS files' directory as the container sees it).
     type: dict
     required: true
 '''
@@ -46,7 +47,8 @@ EXAMPLES = r'''
     mode: "0640"
   vars:
     settings: {queue: secretflow_queue, data_dir: /data, concurrency: 2, peer_timeout_s: 120, job_timeout_s: 3600,
-               log_level: info, redis_password_file: /etc/sfops/redis.pw, tls_dir: /etc/sfops/tls}
+               log_level: info, redis_user: sfworker, redis_password_file: /etc/sfops/redis.pw,
+               tls_dir: /etc/sfops/tls}
 '''
 
 RETURN = r'''

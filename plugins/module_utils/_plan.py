@@ -813,8 +813,9 @@ def worker_config(plan, host, settings):
     """The sfworker configuration of ``host`` (docs/worker.md), derived from the plan.
 
     ``settings`` carries what is not in the plan: ``queue``, ``data_dir``, ``concurrency``, ``peer_timeout_s``,
-    ``job_timeout_s``, ``log_level``, either ``redis_url`` (an external Redis) or ``redis_password_file``
-    (the party's own Redis on its head, whose address comes from the plan), and ``tls_dir`` (where the node role
+    ``job_timeout_s``, ``log_level``, ``redis_url`` (an external Redis; empty = the party's own Redis on its head,
+    whose address comes from the plan), ``redis_user`` (the user in the own Redis' URL, if any),
+    ``redis_password_file`` (the password, kept out of the URL; empty = none), and ``tls_dir`` (where the node role
     installs the TLS files, as the container sees it; needed when the plan's ``tls.enabled``).
 
     ``tls``: ``None`` when TLS between parties is off (``sf_tls_enabled: false``), else ``{dir, verify_depth}``.
@@ -843,7 +844,10 @@ def worker_config(plan, host, settings):
     if settings.get('redis_url'):
         config['redis_url'] = settings['redis_url']
     else:
-        config['redis_url'] = 'redis://%s/0' % hostport(p['redis']['host'], p['redis']['port'])
+        user = settings.get('redis_user') or ''
+        config['redis_url'] = 'redis://%s%s/0' % (user + '@' if user else '',
+                                                  hostport(p['redis']['host'], p['redis']['port']))
+    if settings.get('redis_password_file'):
         config['redis_password_file'] = settings['redis_password_file']
     tls = plan['tls']
     config['tls'] = None

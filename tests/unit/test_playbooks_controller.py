@@ -129,3 +129,39 @@ def test_example_inventory_is_valid(tmp_path):
     plan = json.loads(plan_file.read_text())
     assert sorted(plan['parties']) == ['agency_c', 'bank_a', 'hospital_b']
     assert plan['parties']['agency_c']['managed'] is False
+
+
+def test_plan_file_is_private(tmp_path):
+    # it carries every host's sf_worker_env and the deployment's layout (#12): owner only
+    plan_file = tmp_path / 'plan.json'
+    rc, out = run(tmp_path, GOOD, playbook='playbooks/plan.yml', args=['-e', 'sf_plan_file=%s' % plan_file])
+    assert rc == 0, out
+    assert oct(plan_file.stat().st_mode & 0o777) == oct(0o600)
+
+
+BAD_PASSWORD = 'Correct-Horse-Battery\nappendonly no'   # a newline would inject a redis.conf directive
+
+
+def test_bad_redis_passwords_are_refused_before_any_host_is_touched(tmp_path):
+    inventory = GOOD.replace('alice-2: {ansible_host: 127.0.0.12, sf_node_id: alice-w1}',
+                             'alice-2: {ansible_host: 127.0.0.12, sf_node_id: alice-w1, node_redis_password: "%s"}'
+                             % BAD_PASSWORD.replace('\n', '\\n'))
+    inventory = inventory.replace('bob-1: {ansible_host: 127.0.0.21, sf_ray_role: head, sf_node_id: bob-head}',
+                                  'bob-1: {ansible_host: 127.0.0.21, sf_ray_role: head, sf_node_id: bob-head,'
+                                  ' node_redis_password: short}')
+    rc, out = run(tmp_path, inventory)
+    assert rc != 0, out
+    assert ("party 'alice', host 'alice-2': node_redis_password may contain only printable ASCII characters without "
+            "spaces (it has a newline, a space)") in out, out
+    assert "party 'bob', host 'bob-1': node_redis_password is shorter than 16 characters (5)" in out, out
+    assert 'appendonly no' not in out and 'short' not in out.replace('shorter', '')   # never the password itself
+    assert all(row['unreachable'] == 0 for row in recap(out).values()), out
+
+
+def test_redis_password_checks_skip_an_external_redis_and_an_empty_password(tmp_path):
+    # empty = generated later; an external node_redis_url brings its own
+    inventory = GOOD.replace('bob-1: {ansible_host: 127.0.0.21, sf_ray_role: head, sf_node_id: bob-head}',
+                             'bob-1: {ansible_host: 127.0.0.21, sf_ray_role: head, sf_node_id: bob-head,'
+                             ' node_redis_password: short, node_redis_url: "redis://r.bob:6379/0"}')
+    rc, out = run(tmp_path, inventory)
+    assert rc == 0, out

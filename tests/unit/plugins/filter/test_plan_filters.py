@@ -52,9 +52,24 @@ def test_worker_config_of_a_worker_node(plan):
 
 
 def test_worker_config_with_external_redis(plan):
-    cfg = worker_config(plan, 'bob-1', dict(SETTINGS, redis_url='rediss://:pw@redis.bob.internal:6380/2'))
-    assert cfg['redis_url'] == 'rediss://:pw@redis.bob.internal:6380/2'
+    cfg = worker_config(plan, 'bob-1', dict(SETTINGS, redis_url='rediss://redis.bob.internal:6380/2',
+                                            redis_password_file=''))
+    assert cfg['redis_url'] == 'rediss://redis.bob.internal:6380/2'
     assert 'redis_password_file' not in cfg
+
+
+def test_worker_config_external_redis_password_stays_in_its_file(plan):
+    # the node role takes the password out of node_redis_url and writes it to redis.pw (#12): the worker reads it
+    cfg = worker_config(plan, 'bob-1', dict(SETTINGS, redis_url='rediss://app@redis.bob.internal:6380/2'))
+    assert cfg['redis_url'] == 'rediss://app@redis.bob.internal:6380/2'
+    assert cfg['redis_password_file'] == '/etc/sfops/redis.pw'
+
+
+def test_worker_config_own_redis_user_in_the_url(plan):
+    # the party's own Redis: the worker authenticates as the ACL user sfworker (the default user is disabled)
+    cfg = worker_config(plan, 'alice-2', dict(SETTINGS, redis_user='sfworker'))
+    assert cfg['redis_url'] == 'redis://sfworker@10.0.0.11:16379/0'
+    assert cfg['redis_password_file'] == '/etc/sfops/redis.pw'
 
 
 def test_worker_config_tls_on_by_default(plan):
