@@ -12,7 +12,7 @@ short_description: The firewall rules of one server, derived from the deployment
 version_added: 0.1.0
 author: sfops.secretflow contributors (@sfops)
 description:
-  - Private ports (every Ray port of the node, and the head's GCS, Ray client and Redis ports) are open only to the
+  - Private ports (every Ray port the node binds, and the head's GCS and Redis ports) are open only to the
     party's own nodes plus O(private_sources).
   - Public ports (the head's fed and SPU port ranges) are open to the other parties (the external IPs of their
     nodes, or O(peer_sources) for a party) plus the party's own nodes and O(extra_peer_sources).

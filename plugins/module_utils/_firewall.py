@@ -6,8 +6,8 @@
 Two kinds of ports - the node's listeners in the plan, classified by the port table (``_ports.PORTS``) - and two
 kinds of sources:
 
-* private (reach ``party``) - every Ray port of the node (and the head's GCS, Ray client and Redis ports): open only
-  to the party's own nodes (plus ``private_sources``, e.g. a monitoring host);
+* private (reach ``party``) - every Ray port of the node (and the head's GCS and Redis ports, and the Ray client
+  server's when it runs): open only to the party's own nodes (plus ``private_sources``, e.g. a monitoring host);
 * public (reach ``peers``) - the head's fed and SPU port ranges: open to the other parties' addresses (their nodes'
   external IPs, or what ``peer_sources`` says for a party whose traffic arrives NATed) plus the party's own nodes.
 
