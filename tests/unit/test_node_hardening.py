@@ -69,7 +69,17 @@ def test_node_container_gives_back_only_node_cap_add():
     with open(os.path.join(NODE, 'defaults', 'main.yml')) as handle:
         defaults = yaml.safe_load(handle)
     assert defaults['node_cap_add'] == []
-    assert (defaults['node_container_uid'], defaults['node_container_gid']) == (10001, 10001)
+    with open(os.path.join(ROOT, 'roles', '_common', 'defaults', 'main.yml')) as handle:
+        shared = yaml.safe_load(handle)     # the smoke and status playbooks need them too
+    assert (shared['node_container_uid'], shared['node_container_gid']) == (10001, 10001)
+
+
+def test_smoke_outputs_directory_is_the_container_users():
+    with open(os.path.join(ROOT, 'playbooks', 'smoke.yml')) as handle:
+        plays = yaml.safe_load(handle)
+    created = [t for play in plays for t in play.get('tasks', []) if t.get('name', '').startswith('Create the smoke')]
+    assert len(created) == 1
+    assert created[0]['ansible.builtin.file']['owner'] == '{{ node_container_uid }}'
 
 
 def test_container_user_and_limits_from_the_sizing():

@@ -189,9 +189,10 @@ def test_ipv6_renders_exactly_as_the_plan(configs):
 
 
 def test_ipv6_redis_url_keeps_its_brackets_with_the_password_file(configs):
-    assert configs['alice-2'].redis_url == 'redis://:pw@[fd00::11]:16379/0'
-    assert configs['alice-2'].redacted_redis_url() == 'redis://:***@[fd00::11]:16379/0'
-    assert configs['dave-1'].redis_url == 'redis://:pw@10.0.0.41:16379/0'
+    # the worker authenticates as the Redis ACL user sfworker (#12), the password from redis.pw
+    assert configs['alice-2'].redis_url == 'redis://sfworker:pw@[fd00::11]:16379/0'
+    assert configs['alice-2'].redacted_redis_url() == 'redis://sfworker:***@[fd00::11]:16379/0'
+    assert configs['dave-1'].redis_url == 'redis://sfworker:pw@10.0.0.41:16379/0'
 
 
 def test_the_worker_keeps_what_a_peer_check_needs(plan, configs):

@@ -54,7 +54,8 @@ def test_every_node_has_its_party_certificate_and_the_peers_cas(servers, server_
             versions.add(version)
             with server.sudo():
                 key = server.file(f"/etc/sfops/tls/{version}/key.pem")
-                assert key.is_file and key.mode == 0o600 and key.user == "root", name
+                # the container user's (node_tls_owner = node_container_uid, #12): the unprivileged worker reads it
+                assert key.is_file and key.mode == 0o600 and key.uid == 10001, name
                 assert server.file(f"/etc/sfops/tls/{version}/cert.pem").is_file, name
                 for other in members:
                     peer_ca = server.file(f"/etc/sfops/tls/peers/{other}.pem")
