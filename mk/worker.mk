@@ -1,10 +1,19 @@
 # The SecretFlow worker package (worker/, docs/worker.md). Included by the main Makefile.
-.PHONY: worker-venv worker-test
+.PHONY: worker-venv worker-test lock lock-check
 
-worker-venv: deps-venv deps-worker ## build or reuse the SecretFlow worker virtualenv (cached by requirements hash)
+worker-venv: deps-venv deps-worker ## build or reuse the SecretFlow worker virtualenv (from the lock files, cached by their hash)
 	scripts/worker-venv.sh
 
 # Real Redis (Debian's redis-server, started by the tests), real Ray heads on 127.0.0.1/127.0.0.2,
 # real Celery workers, real SecretFlow: secure_sum and PSI between two parties.
 worker-test: deps-venv deps-worker ## worker unit tests + the real two-party integration test
 	venv=$$(scripts/worker-venv.sh | tail -n1) && cd worker && $$venv/bin/python -m pytest tests -q -p no:cacheprovider
+
+# The ONE way to change what the image and the worker venv install: edit worker/requirements-sf.txt or the
+# dependencies in worker/pyproject.toml, then `make lock` and commit worker/*.lock. Resolves with pip-tools in a
+# scratch venv of python3.11 (the image's Python) against PyPI (or PIP_INDEX_URL); takes minutes.
+lock: deps-venv ## regenerate worker/requirements-sf.lock + requirements-test.lock (pip-compile --generate-hashes; minutes, needs PyPI)
+	$(PYTHON) scripts/worker-lock.py
+
+lock-check: ## the worker lock files are current (match their inputs) and every entry is pinned and hashed
+	$(PYTHON) scripts/worker-lock.py --check
