@@ -127,6 +127,9 @@ def test_tls_key_is_the_container_users():
     assert key['ansible.builtin.copy']['group'] == '{{ node_container_gid }}'
     assert key['ansible.builtin.copy']['mode'] == '0600' and key['no_log'] is True
     assert str(templar().var('node_tls_owner')) == '10001'
+    # playbooks/rotate-certs.yml includes tls.yml alone: it must bring node_container_uid/gid (roles/_common) itself
+    first = tasks('tls.yml')[0]
+    assert first['ansible.builtin.import_role'] == {'name': 'sfops.secretflow._common', 'tasks_from': 'plan'}
 
 
 def test_image_has_the_user_and_ends_unprivileged():

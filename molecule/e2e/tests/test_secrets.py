@@ -134,11 +134,14 @@ def test_containers_are_unprivileged(servers, server_vars, container):
 
 def test_what_the_containers_write_is_theirs(servers, server_vars):
     for name, server in servers.items():
-        for path in ("/var/log/sfops", "/var/lib/sfops/data"):
-            foreign = sudo(server, f"find {path} -xdev ! -uid {UID} -print -quit").stdout.strip()
-            assert foreign == "", f"{name}: {foreign} is not the container user's"
+        foreign = sudo(server, f"find /var/log/sfops -xdev ! -uid {UID} -print -quit").stdout.strip()
+        assert foreign == "", f"{name}: {foreign} is not the container user's"
         with server.sudo():
             assert server.file("/var/log/sfops/ray.log").uid == UID, name
+            assert server.file("/var/lib/sfops/data").uid == UID, name
+        # the data directory also holds smoke.yml's inputs (root's, written by Ansible); the jobs' outputs are theirs
+        foreign = sudo(server, f"find /var/lib/sfops/data -xdev -name '*-psi.csv' ! -uid {UID} -print -quit")
+        assert foreign.stdout.strip() == "", f"{name}: {foreign.stdout.strip()} is not the container user's"
         if name in heads(server_vars):
             mount = sudo(server, "docker volume inspect -f '{{.Mountpoint}}' sf-redis-data").stdout.strip()
             foreign = sudo(server, f"find {mount} -xdev ! -uid {UID} -print -quit").stdout.strip()
