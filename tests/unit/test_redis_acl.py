@@ -192,6 +192,9 @@ def worker_venv():
 def test_a_real_celery_worker_needs_nothing_the_acl_denies(redis, tmp_path):
     venv = worker_venv()
     if venv is None:
+        # `make worker-test` sets SFOPS_WORKER_VENV (and this to 1), so in CI this part always runs
+        if os.environ.get('SFOPS_REQUIRE_WORKER_VENV') == '1':
+            pytest.fail('SFOPS_REQUIRE_WORKER_VENV=1 but no worker virtualenv was found')
         pytest.skip('no worker virtualenv (make worker-venv, or set SFOPS_WORKER_VENV)')
     assert redis.admin('acl', 'log', 'reset').stdout.strip() == 'OK'
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'worker'))
