@@ -97,11 +97,20 @@ class _ResultFile:
 
 def publish_outputs(spec: Dict[str, Any]) -> List[str]:
     """After the task succeeded: each staged output to its final name (sfworker.paths.publish_output). Returns the
-    files published. Raises paths.OutputExistsError when a file appeared meanwhile (its staging file is kept)."""
+    files published. Raises paths.OutputExistsError when a file appeared meanwhile (its staging file is kept).
+
+    An output whose staging file is not on this node (the driver's) is not published: the party's PYU actor may
+    run on another node of the party, which is why its data directory must be the same on every node (shared
+    storage). Such an output is named in a warning, with the staging name to look for, never passed over silently."""
     done = []
     for entry in spec.get("outputs") or ():
         if paths.publish_output(entry["staging"], entry["path"], bool(entry.get("overwrite"))):
             done.append(entry["path"])
+        else:
+            print(f"sfworker.job: WARNING: output {entry['path']} was not written on this node (staged as "
+                  f"{os.path.basename(entry['staging'])}): if the party's data directory is not the same on every "
+                  f"node (shared storage, roles/node/README.md), it is under that name on the node that ran the "
+                  f"party's PYU", file=sys.stderr, flush=True)
     return done
 
 
@@ -472,6 +481,7 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
         output["placement"] = collect_placement(rt, pin_label is not None, spec.get("gateway_resource"), pin_note)
         output["tls"] = tls_report(job_tls)
         output["published"] = published
+        output["unpublished"] = [e["path"] for e in spec.get("outputs") or () if e["path"] not in published]
         timings["placement"] = round(time.monotonic() - t, 3)
         timings["job_total"] = round(time.monotonic() - t_start, 3)
         out.write({"ok": True, "output": output, "timings": timings})

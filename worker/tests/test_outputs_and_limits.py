@@ -113,10 +113,14 @@ def test_publish_with_overwrite_replaces(tmp_path):
     assert open(e["path"]).read() == "new\n"
 
 
-def test_nothing_written_nothing_published(tmp_path):
-    """A PSI party that gets no output (broadcast_result: false) wrote no file."""
+def test_nothing_written_nothing_published(tmp_path, capsys):
+    """A PSI party that gets no output (broadcast_result: false) wrote no file; or the party's PYU ran on another
+    node whose data directory is not this one: the output is named in a warning with its staging name."""
     e = _entry(tmp_path)
     assert publish_outputs({"outputs": [e]}) == [] and not os.path.exists(e["path"])
+    err = capsys.readouterr().err
+    assert f"output {e['path']} was not written on this node" in err
+    assert os.path.basename(e["staging"]) in err and "shared storage" in err
 
 
 def test_a_failed_job_leaves_no_partial_output(tmp_path):
