@@ -315,7 +315,7 @@ def _write(path, text):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--check', action='store_true', help='only check that the locks are current and hashed')
     parser.add_argument('--worker', default=WORKER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -158,11 +158,12 @@ def _tasks(name):
 
 
 def _flat(tasks):
+    flat = []
     for task in tasks:
-        yield task
+        flat.append(task)
         for key in ('block', 'rescue', 'always'):
-            for sub in _flat(task.get(key, [])):
-                yield sub
+            flat.extend(_flat(task.get(key, [])))
+    return flat
 
 
 def test_archive_is_verified_before_load_and_the_id_after():
