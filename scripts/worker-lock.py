@@ -146,12 +146,18 @@ def parse_lock(text):
     return entries
 
 
-def check(worker=WORKER):
-    """Problems (list of str) of the lock files in ``worker``; empty = current and complete."""
+def read_inputs(worker=WORKER):
+    """The lock's inputs: the text of worker/requirements-sf.txt and of worker/pyproject.toml."""
     with open(os.path.join(worker, REQUIREMENTS)) as handle:
         requirements_text = handle.read()
     with open(os.path.join(worker, PYPROJECT)) as handle:
         pyproject_text = handle.read()
+    return requirements_text, pyproject_text
+
+
+def check(worker=WORKER):
+    """Problems (list of str) of the lock files in ``worker``; empty = current and complete."""
+    requirements_text, pyproject_text = read_inputs(worker)
     expected = input_sha256(requirements_text, pyproject_text)
     deps = pyproject_dependencies(pyproject_text)
     pin = no_deps_pin(requirements_text)
@@ -237,10 +243,7 @@ def _target_check(python):
 def generate(worker=WORKER, python=None):
     python = python or os.environ.get('PYTHON') or shutil.which('python3.11') or 'python3'
     _target_check(python)
-    with open(os.path.join(worker, REQUIREMENTS)) as handle:
-        requirements_text = handle.read()
-    with open(os.path.join(worker, PYPROJECT)) as handle:
-        pyproject_text = handle.read()
+    requirements_text, pyproject_text = read_inputs(worker)
     digest = input_sha256(requirements_text, pyproject_text)
     pin = no_deps_pin(requirements_text)
     scratch = tempfile.mkdtemp(prefix='sfops-lock-')
