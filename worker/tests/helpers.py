@@ -42,11 +42,17 @@ def plan_lib():
 
 
 def plan_defaults():
-    """The deployment's defaults, from the one file they are written in (roles/plan/defaults/main.yml)."""
+    """The deployment's defaults, from the files they are written in: roles/plan/defaults/main.yml, and for the
+    firewall switch the plan reads (planlib.FIREWALL_VARS) roles/firewall/defaults/main.yml - what the
+    deployment_plan action plugin's load_defaults gives the plan."""
     import yaml
 
     with open(os.path.join(COLLECTION_ROOT, "roles", "plan", "defaults", "main.yml"), encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        defaults = yaml.safe_load(f)
+    with open(os.path.join(COLLECTION_ROOT, "roles", "firewall", "defaults", "main.yml"), encoding="utf-8") as f:
+        firewall = yaml.safe_load(f) or {}
+    defaults.update((key, firewall[key]) for key in plan_lib().FIREWALL_VARS if key in firewall)
+    return defaults
 
 
 def free_port(host: str = "127.0.0.1") -> int:
