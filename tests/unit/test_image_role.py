@@ -84,7 +84,9 @@ def test_dockerfile_debian_base():
     assert 'PIP_NO_CACHE_DIR=1' in [a for w, a in ins if w == 'ARG']
     assert 'rm -rf /tmp/sfops-build /root/.cache' in runs
     # self-test
-    for check in ('ray --version', 'ray start --help >/dev/null', "python3 -c 'import secretflow, spu, fed, sfworker, cryptography.x509'",
+    # (redis + kombu's Redis transport: redis-py needs async-timeout on Debian 12's Python 3.11.2)
+    imports = "python3 -c 'import secretflow, spu, fed, sfworker, cryptography.x509, redis, kombu.transport.redis'"
+    for check in ('ray --version', 'ray start --help >/dev/null', imports,
                   'sfworker --help >/dev/null', 'supervisord --version', 'redis-server --version'):
         assert check in runs, check
     assert ('ENV', 'LANG=C.UTF-8 PATH=/opt/sf/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin') in ins
