@@ -111,9 +111,9 @@ def _task_comm_options(extra: Any, job_timeout_s: float) -> Dict[str, Any]:
     return out
 
 
-def _task_runtime_config(rc: Any, protocols: List[str]) -> Dict[str, Any]:
-    """A task's spu_config.runtime_config: the protocol among ``protocols``, the field, fxp_fraction_bits."""
-    where = "spu_config.runtime_config"
+def _task_runtime_config(rc: Any, protocols: List[str], where: str = "spu_config.runtime_config") -> Dict[str, Any]:
+    """A task's spu_config.runtime_config: the protocol among ``protocols``, the field, fxp_fraction_bits.
+    ``where``: its place in task_params for the errors (sfworker.compat: spu_config.cluster_def.runtime_config)."""
     if not isinstance(rc, dict):
         raise ParamsError(f"task_params.{where} must be a mapping")
     refuse_security_keys(where, rc)

@@ -30,7 +30,8 @@ def _confine(data_dir: str, path, what: str) -> str:
     # realpath resolves symlinks and '..' (a symlink pointing outside is caught too)
     resolved = os.path.realpath(candidate)
     if os.path.commonpath([root, resolved]) != root or resolved == root:
-        raise ParamsError(f"{what}: path {path!r} resolves to {resolved}, which is outside the data directory {root}")
+        raise ParamsError(f"{what}: path {path!r} resolves to {resolved}, which is outside the data directory {root} "
+                          f"(the worker config's data_dir)")
     return resolved
 
 

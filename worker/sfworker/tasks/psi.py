@@ -1,10 +1,13 @@
 """task_type "psi": SPU bucket PSI on CSV files (secretflow SPU.psi_csv).
 
 task_config:
-  keys:          [col, ...]           join column(s), same names in every party's file
+  keys:          [col, ...]           join column(s), same names in every party's file, or
+                 {party: [col, ...]}  each party's own column names (the original worker's form; the same parties
+                                      as input_paths, the same number of columns each)
   input_paths:   {party: csv}          one entry per participating party (2 for *_2PC protocols)
   output_paths:  {party: csv}          same parties as input_paths
-  receiver_party: party                gets the intersection (all parties do if broadcast_result)
+  receiver_party: party                gets the intersection (all parties do if broadcast_result);
+                                       ``receiver`` (the original worker's name) is accepted as well
   protocol:      KKRT_PSI_2PC (default) | ECDH_PSI_2PC | RR22_FAST_PSI_2PC | ...
   sort:          true (default)        sort the output by the keys
   precheck_input: true (default)       check input for duplicate keys
@@ -12,9 +15,13 @@ task_config:
   curve_type:    CURVE_25519 (default) curve of ECDH protocols
   bucket_size:   1048576 (default)
   overwrite:     false (default)       replace an existing output file (else the job is refused)
+  intersection_count_of: self (default) | receiver   whose count the result's intersection_count is: this
+                                       party's (-1 if it got no output) or the receiver's (the original worker's
+                                       meaning; sfworker.compat sets it for the original's messages)
 result: {"reports": [{party, original_count, intersection_count}, ...],
-         "intersection_count": <this party's count, -1 if it got no output>,
-         "output_path": <this party's resolved output file>}
+         "intersection_count": <see intersection_count_of>,
+         "output_path": <this party's resolved output file>,
+         and the original worker's fields: "output_paths": {party: path}, "psi_protocol", "receiver", "parties"}
 """
 
 from __future__ import annotations
@@ -44,15 +51,15 @@ class PsiTask(TaskType):
     allowed_keys = (
         "keys", "input_paths", "output_paths", "receiver_party", "protocol", "sort",
         "precheck_input", "broadcast_result", "curve_type", "bucket_size", "overwrite",
+        "receiver", "intersection_count_of",
     )
 
     def validate(self, task_config: Dict[str, Any], ctx: ValidationContext) -> Tuple[Dict[str, Any], List[str]]:
         self.check_keys(task_config)
-        keys = require(task_config, "keys", (list, str), "a list of column names")
-        if isinstance(keys, str):
-            keys = [keys]
-        if not keys or not all(isinstance(k, str) and k for k in keys):
-            raise ParamsError(f"task_config.keys must be a non-empty list of column names, got {keys!r}")
+        keys = require(task_config, "keys", (list, str, dict),
+                       "a list of column names, or a mapping party -> list of column names")
+        if not isinstance(keys, dict):
+            keys = _columns(keys, "task_config.keys")
         protocol = optional(task_config, "protocol", str, "KKRT_PSI_2PC")
         if protocol not in PROTOCOL_PARTIES:
             raise ParamsError(f"task_config.protocol: unsupported protocol {protocol!r} (supported: {', '.join(sorted(PROTOCOL_PARTIES))})")
@@ -67,9 +74,14 @@ class PsiTask(TaskType):
         lo, hi = PROTOCOL_PARTIES[protocol]
         if not lo <= len(parties) <= hi:
             raise ParamsError(f"task_config.protocol {protocol} needs {lo if lo == hi else f'{lo}-{hi}'} parties, got {len(parties)}: {parties}")
-        receiver = require(task_config, "receiver_party", str, "a party name")
+        if isinstance(keys, dict):
+            keys = _party_columns(keys, parties, sorted(ctx.config.parties))
+        receiver = _receiver(task_config)
         if receiver not in parties:
             raise ParamsError(f"task_config.receiver_party {receiver!r} is not one of the job's parties {parties}")
+        count_of = optional(task_config, "intersection_count_of", str, "self")
+        if count_of not in ("self", "receiver"):
+            raise ParamsError(f"task_config.intersection_count_of must be 'self' or 'receiver', got {count_of!r}")
         curve = optional(task_config, "curve_type", str, "CURVE_25519")
         if curve not in CURVES:
             raise ParamsError(f"task_config.curve_type: unsupported curve {curve!r} (supported: {', '.join(CURVES)})")
@@ -77,7 +89,7 @@ class PsiTask(TaskType):
         if bucket_size < 1:
             raise ParamsError(f"task_config.bucket_size must be >= 1, got {bucket_size}")
         cfg = {
-            "keys": list(keys),
+            "keys": keys,
             "input_paths": inputs,
             "output_paths": outputs,
             "receiver_party": receiver,
@@ -88,13 +100,17 @@ class PsiTask(TaskType):
             "curve_type": curve,
             "bucket_size": bucket_size,
             "overwrite": overwrite,
+            "intersection_count_of": count_of,
         }
         return cfg, parties
 
     def run(self, cfg: Dict[str, Any], rt: Any) -> Dict[str, Any]:
         pyus = {p: rt.pyu(p) for p in rt.parties}
+        keys = cfg["keys"]
+        if isinstance(keys, dict):  # each party's own columns: SPU.psi_csv takes {PYU: [columns]}
+            keys = {pyus[p]: list(keys[p]) for p in rt.parties}
         reports = rt.spu.psi_csv(
-            cfg["keys"],
+            keys,
             {pyus[p]: cfg["input_paths"][p] for p in rt.parties},
             # this party writes under a staging name, renamed when the job succeeded (rt.output_path)
             {pyus[p]: rt.output_path(cfg["output_paths"][p]) if p == rt.self_party else cfg["output_paths"][p]
@@ -111,9 +127,55 @@ class PsiTask(TaskType):
             {"party": r["party"], "original_count": int(r["original_count"]), "intersection_count": int(r["intersection_count"])}
             for r in reports
         ]
-        mine = next((r for r in reports if r["party"] == rt.self_party), None)
+        whose = rt.self_party if cfg.get("intersection_count_of", "self") == "self" else cfg["receiver_party"]
+        counted = next((r for r in reports if r["party"] == whose), None)
         return {
             "reports": reports,
-            "intersection_count": mine["intersection_count"] if mine else None,
+            "intersection_count": counted["intersection_count"] if counted else None,
             "output_path": cfg["output_paths"][rt.self_party],
+            # the original worker's result fields
+            "output_paths": dict(cfg["output_paths"]),
+            "psi_protocol": cfg["protocol"],
+            "receiver": cfg["receiver_party"],
+            "parties": list(rt.parties),
         }
+
+
+def _columns(value: Any, where: str) -> List[str]:
+    """A non-empty list of non-empty column names (a single string is one column)."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(k, str) and k for k in value):
+        raise ParamsError(f"{where} must be a non-empty list of column names, got {value!r}")
+    return list(value)
+
+
+def _party_columns(keys: Dict[Any, Any], parties: List[str], known: List[str]) -> Dict[str, List[str]]:
+    """The original worker's keys {party: [columns]}: exactly the job's parties, the same number of columns each."""
+    for p in keys:
+        if p not in known:
+            raise ParamsError(f"task_config.keys.{p}: unknown party {p!r} (parties in this deployment: "
+                              f"{', '.join(known)})")
+    if set(keys) != set(parties):
+        raise ParamsError(f"task_config.keys: parties {', '.join(sorted(map(str, keys)))} differ from the job's "
+                          f"parties {', '.join(parties)} (the keys of task_config.input_paths)")
+    out = {p: _columns(keys[p], f"task_config.keys.{p}") for p in parties}
+    counts = {p: len(cols) for p, cols in out.items()}
+    if len(set(counts.values())) != 1:
+        raise ParamsError(f"task_config.keys: every party joins on the same number of columns, got "
+                          f"{', '.join(f'{p}: {n}' for p, n in sorted(counts.items()))}")
+    return out
+
+
+def _receiver(task_config: Dict[str, Any]) -> str:
+    """receiver_party, or the original worker's name for it, receiver; both given must agree."""
+    own, alias = task_config.get("receiver_party"), task_config.get("receiver")
+    if own is not None and alias is not None and own != alias:
+        raise ParamsError(f"task_config.receiver {alias!r} and task_config.receiver_party {own!r} disagree "
+                          f"(receiver is the original worker's name of receiver_party: send one of them)")
+    if own is None and alias is not None:
+        if not isinstance(alias, str):
+            raise ParamsError(f"task_config.receiver must be a party name, got {type(alias).__name__} {alias!r}")
+        return alias
+    return require(task_config, "receiver_party", str,
+                   "a party name; the original worker's name receiver is accepted too")
