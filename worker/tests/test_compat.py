@@ -463,3 +463,24 @@ def test_path_outside_data_dir_names_it(alice, tmp_path):
         build_job_spec(alice, req.task_request_id, req.task_params)
     assert str(e.value) == (f"task_config.input_paths.alice: path '/app/data/alice.csv' resolves to /app/data/alice.csv, "
                             f"which is outside the data directory {alice.data_dir} (the worker config's data_dir)")
+
+
+def test_the_test_orchestrators_messages_meet(alice, bob, tmp_path):
+    """sfworker.orchestrator (the original orchestrator of the integration test and the smoke run) and this parser
+    agree: its per-party messages (different ids, loopback for the self party) are accepted and meet."""
+    from sfworker import orchestrator as orch
+
+    base = str(tmp_path)
+    specs = {}
+    for cfg in (alice, bob):
+        view = orch.PartyView(party=cfg.party, broker_url="redis://127.0.0.1:1/0", parties=copy.deepcopy(PLAN),
+                              job_slots=cfg.job_slots, spu_runtime_config={"protocol": "SEMI2K", "field": "FM128"})
+        params = orch.psi_task_params(
+            view, orch.job_ids("run1", cfg.party), ["alice", "bob"], SLOT, {"alice": ["uid"], "bob": ["uid"]},
+            {p: os.path.join(base, p, f"{p}.csv") for p in ("alice", "bob")},
+            {p: os.path.join(base, p, f"{p}-psi.csv") for p in ("alice", "bob")}, "alice")
+        req = parse_call(cfg, (params,), {})
+        assert req.form == ORIGINAL and req.ids == {k: params[k] for k in ("task_id", "subtask_id", "execution_id")}
+        specs[cfg.party] = build_job_spec(cfg, req.task_request_id, req.task_params)
+    assert specs["alice"]["job_name"] == specs["bob"]["job_name"]
+    assert specs["alice"]["job_slot"] == specs["bob"]["job_slot"] == SLOT
