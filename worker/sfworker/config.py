@@ -31,7 +31,8 @@ _TOP_KEYS = {
     "queue", "data_dir", "work_dir", "job_slots", "peer_timeout_s", "job_timeout_s",
     "slot_wait_timeout_s", "slot_lock_ttl_s", "concurrency", "parties", "spu_runtime_config",
     "spu_link_desc", "cross_silo_comm_options", "status_list_max", "log_level", "gateway_resource", "tls",
-    "spu_protocols", "job_memory_limit_mb",
+    "spu_protocols", "job_memory_limit_mb", "status_channel", "status_queue", "status_queue_max", "result_expires_s",
+    "job_max_retries", "job_retry_countdown_s",
 }
 _PARTY_KEYS = {"external_ip", "fed_port", "spu_port"}
 _TLS_KEYS = {"dir", "verify_depth"}
@@ -116,6 +117,15 @@ class WorkerConfig:
     spu_link_desc: Dict[str, Any] = field(default_factory=dict)
     cross_silo_comm_options: Dict[str, Any] = field(default_factory=dict)
     status_list_max: int = 100
+    # the original SecretFlow Worker's status events (#13): pub/sub channel, list (LPUSH) and the list's cap
+    status_channel: str = "task_status_events"
+    status_queue: str = "task_status_queue"
+    status_queue_max: int = 10000
+    # how long Celery keeps a task's result (and the worker its run-once record), seconds
+    result_expires_s: int = 86400
+    # retries of a job that failed creating its cluster or devices (sf.init, PYU/SPU), and the delay before one
+    job_max_retries: int = 1
+    job_retry_countdown_s: float = 60.0
     log_level: str = "info"
     # None = do not pin (see DEFAULT_GATEWAY_RESOURCE)
     gateway_resource: Optional[str] = DEFAULT_GATEWAY_RESOURCE
@@ -262,6 +272,17 @@ def _hostport(v: str, key: str, source) -> str:
     host, sep, port = v.rpartition(":")
     if not sep or not host or not port.isdigit() or not (1 <= int(port) <= 65535):
         raise _err(key, f"must be HOST:PORT, got {v!r}", source)
+    return v
+
+
+_REDIS_NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+
+
+def _redis_name(raw: Mapping, key: str, default: str, source) -> str:
+    """A Redis channel or key name: letters, digits, _ . : - (no spaces or glob characters)."""
+    v = _opt_str(raw, key, default, source)
+    if not _REDIS_NAME_RE.match(v):
+        raise _err(key, f"must be 1-200 characters of [A-Za-z0-9_.:-] (a Redis key/channel name), got {v!r}", source)
     return v
 
 
@@ -429,6 +450,12 @@ def parse_config(raw: Any, source: Optional[str] = None) -> WorkerConfig:
     job_slots = _int(raw, "job_slots", 10, source, lo=1, hi=1000)
     concurrency = _int(raw, "concurrency", 2, source, lo=1, hi=256)
     status_list_max = _int(raw, "status_list_max", 100, source, lo=1)
+    status_channel = _redis_name(raw, "status_channel", "task_status_events", source)
+    status_queue = _redis_name(raw, "status_queue", "task_status_queue", source)
+    status_queue_max = _int(raw, "status_queue_max", 10000, source, lo=1, hi=10_000_000)
+    result_expires_s = _int(raw, "result_expires_s", 86400, source, lo=60)
+    job_max_retries = _int(raw, "job_max_retries", 1, source, lo=0, hi=10)
+    job_retry_countdown_s = float(_int(raw, "job_retry_countdown_s", 60, source, lo=0, hi=86400))
     peer_timeout_s = _pos_float(raw, "peer_timeout_s", 120, source)
     job_timeout_s = _pos_float(raw, "job_timeout_s", 3600, source)
     slot_wait_timeout_s = _pos_float(raw, "slot_wait_timeout_s", 600, source)
@@ -496,6 +523,12 @@ def parse_config(raw: Any, source: Optional[str] = None) -> WorkerConfig:
         spu_link_desc=_dict(raw, "spu_link_desc", source),
         cross_silo_comm_options=_comm_options(raw, source),
         status_list_max=status_list_max,
+        status_channel=status_channel,
+        status_queue=status_queue,
+        status_queue_max=status_queue_max,
+        result_expires_s=result_expires_s,
+        job_max_retries=job_max_retries,
+        job_retry_countdown_s=job_retry_countdown_s,
         log_level=log_level,
         gateway_resource=_gateway_resource(raw, source),
         tls=_tls(raw, source),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import time
 from typing import Any, Dict, Optional
@@ -38,16 +39,32 @@ def check_ray(cfg: WorkerConfig, timeout_s: float = 10.0) -> Dict[str, Any]:
 
 
 def health_report(cfg: WorkerConfig, r, worker: Optional[str] = None) -> Dict[str, Any]:
+    """This project's report (components redis, celery, ray, node_info, each with its status) with the original
+    worker's keys (message, task_name, execution_time, start_time, end_time, status, each component's details)."""
+    start = datetime.datetime.now(datetime.timezone.utc)
+    t0 = time.monotonic()
+    redis_c = check_redis(r)
+    redis_c["details"] = {k: v for k, v in redis_c.items() if k != "status"}
+    celery_c = {"status": "healthy", "worker": worker, "queue": cfg.queue, "pid": os.getpid()}
+    celery_c["details"] = {"worker": worker, "queue": cfg.queue, "pid": os.getpid()}
     components = {
-        "redis": check_redis(r),
-        "celery": {"status": "healthy", "worker": worker, "queue": cfg.queue, "pid": os.getpid()},
+        "redis": redis_c,
+        "celery": celery_c,
         "ray": check_ray(cfg),
         "node_info": {"node_id": cfg.node_id, "node_ip": cfg.node_ip, "party": cfg.party},
     }
     states = [c.get("status") for k, c in components.items() if k != "node_info"]
     overall = "error" if "error" in states else "warning" if "warning" in states else "healthy"
+    end = datetime.datetime.now(datetime.timezone.utc)
     return {
+        "message": f"health check done, overall status: {overall}",
+        "task_name": "health_check_task",
+        "execution_time": round(time.monotonic() - t0, 3),
+        "start_time": start.isoformat(),
+        "end_time": end.isoformat(),
+        "status": "success",
         "overall_status": overall,
         "components": components,
+        "node_info": {"node_id": cfg.node_id, "node_ip": cfg.node_ip, "party": cfg.party, "app_env": "production"},
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -5,7 +5,12 @@ handlers and may kill their own process when a peer fails. The Celery worker (sf
 starts this process with a hard timeout and reads RESULT.json:
 
     {"ok": true,  "output": {...}, "timings": {...}}
-    {"ok": false, "error": "...", "error_type": "...", "traceback": "...", "timings": {...}}
+    {"ok": false, "error": "...", "error_type": "...", "traceback": "...", "timings": {...},
+     "phase": "<where it failed>", "retryable": <a cluster/device creation error: the worker may retry the job>}
+
+Stages (#13): each stage the job reaches is one JSON line appended to the spec's ``stage_path`` (the runner reads
+them and publishes the status events): job_started, cluster_initialized, devices_initialized, task_execution,
+outputs_published.
 
 Production mode only: sf.init(address=<own Ray head>, cluster_config=..., job_name=...), never
 `parties=`. RAY_ADDRESS-like variables are removed before ray is imported.
@@ -35,6 +40,28 @@ from .tls import (
 
 class PeerTimeoutError(TimeoutError):
     pass
+
+
+# The phases in which a failure is a cluster or device creation error (the original worker's ClusterInitError and
+# DeviceConfigError, which it retries once): sf.init itself and the PYU/SPU creation. Not retried: TLS problems
+# (a retry meets the same certificate) and a peer that never joined (it would not join a lone retry either).
+RETRYABLE_PHASES = ("init", "devices")
+
+
+def report_stage(spec: Dict[str, Any], stage: str, **info: Any) -> None:
+    """One line on the stage file the runner reads (best effort: a stage report never fails the job)."""
+    path = spec.get("stage_path")
+    if not path:
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(dict(info, stage=stage, t=time.time()), default=_json_default) + "\n")
+    except OSError:
+        pass
+
+
+def is_retryable(phase: str, e: BaseException) -> bool:
+    return phase in RETRYABLE_PHASES and not isinstance(e, (PeerTlsError, TlsSetupError, PeerTimeoutError))
 
 
 # How long a probe started before sf.init may keep retrying beyond peer_timeout_s: our own sf.init runs meanwhile
@@ -329,6 +356,11 @@ def wait_for_peers(spec: Dict[str, Any], timeout_s: float, job_tls: Optional[Job
     return time.monotonic() - t0
 
 
+def devices_used(spec: Dict[str, Any]) -> List[str]:
+    """The devices of the job as the original worker names them: one PYU per party (its name), then "spu"."""
+    return list(spec["parties"]) + (["spu"] if spec.get("needs_spu", True) else [])
+
+
 def tls_report(job_tls: Optional[JobTls]) -> Dict[str, Any]:
     """The result's "tls": which certificate version the job used (the node role names version directories after
     the certificate's serial), until when it is valid, which peers' CAs it trusted."""
@@ -376,6 +408,8 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
     pin_note: Optional[str] = None
     t_start = time.monotonic()
     t_peer: Optional[float] = None
+    phase = "tls"
+    report_stage(spec, "job_started")
     if removed:
         print(f"sfworker.job: removed {sorted(removed)} from the environment", file=sys.stderr, flush=True)
 
@@ -404,6 +438,7 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
                   "and SPU traffic is plaintext and unauthenticated", file=sys.stderr, flush=True)
         timings["tls"] = round(time.monotonic() - t, 3)
 
+        phase = "import"
         t = time.monotonic()
         import secretflow as sf  # noqa: F811  (heavy import; only in this process)
         from .tasks.registry import get_task_type
@@ -411,6 +446,7 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
         task = get_task_type(spec["task_type"])
         timings["import"] = round(time.monotonic() - t, 3)
 
+        phase = "init"
         t = time.monotonic()
         comm = dict(spec.get("cross_silo_comm_options") or {})
         comm.setdefault("exit_on_sending_failure", True)
@@ -459,11 +495,14 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
             **kwargs,
         )
         assert_grpc_proxies()
+        phase = "peers"
         t_peer = time.monotonic()
         timings["peer_wait"] = round(wait_for_peers(spec, float(spec["peer_timeout_s"]), job_tls, probe), 3)
         t_peer = None
         timings["init"] = round(time.monotonic() - t, 3)
+        report_stage(spec, "cluster_initialized", cluster_init_time=timings["init"])
 
+        phase = "devices"
         t = time.monotonic()
         rt = JobRuntime(sf, spec, spu_cluster_def_of(spec, job_tls))
         for p in rt.parties:
@@ -471,16 +510,23 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
         if spec.get("needs_spu", True):
             rt.spu  # noqa: B018  create the SPU runtime actors
         timings["devices"] = round(time.monotonic() - t, 3)
+        report_stage(spec, "devices_initialized", device_init_time=timings["devices"],
+                     initialized_devices=devices_used(spec))
 
+        phase = "task"
         t = time.monotonic()
+        report_stage(spec, "task_execution", task_type=spec["task_type"])
         output = task.run(spec["task_config"], rt)
+        phase = "publish"
         published = publish_outputs(spec)
         timings["algorithm"] = round(time.monotonic() - t, 3)
+        report_stage(spec, "outputs_published", published=published)
         t = time.monotonic()
         output = dict(output or {})
         output["placement"] = collect_placement(rt, pin_label is not None, spec.get("gateway_resource"), pin_note)
         output["tls"] = tls_report(job_tls)
         output["published"] = published
+        output["devices_used"] = devices_used(spec)
         output["unpublished"] = [e["path"] for e in spec.get("outputs") or () if e["path"] not in published]
         timings["placement"] = round(time.monotonic() - t, 3)
         timings["job_total"] = round(time.monotonic() - t_start, 3)
@@ -501,6 +547,8 @@ def run(spec: Dict[str, Any], result_path: str) -> int:
             "error_type": type(e).__name__,
             "traceback": traceback.format_exc(limit=20),
             "timings": timings,
+            "phase": phase,
+            "retryable": is_retryable(phase, e),
         })
     finally:
         if sf is not None:

@@ -2,11 +2,19 @@
 timeout, stream its output into the worker's log and return its result dict.
 
 A crash, hang or sys.exit inside SecretFlow/RayFed only ever kills this child process.
+
+Stages (#13): the child appends one JSON line per stage it reaches ({"stage": ..., "t": ..., ...}) to the file
+named by the spec's ``stage_path`` (in the job's directory; no network); this side reads new lines while it
+waits and hands each to ``on_stage``.
+
+The child gets SIGKILL when the process that started it dies (PR_SET_PDEATHSIG): a Celery pool process killed
+mid-job takes its job with it, so the redelivered message's run never meets a stale driver on the same ports.
 """
 
 from __future__ import annotations
 
 import collections
+import ctypes
 import json
 import logging
 import os
@@ -30,6 +38,61 @@ SHUTDOWN_GRACE_S = 30.0
 
 class JobProcessError(RuntimeError):
     pass
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _prctl():
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+# resolved once, before any fork: the preexec_fn below only calls it (no dlopen/dlsym between fork and exec)
+_PRCTL = _prctl()
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: SIGKILL this child when the thread that started it exits (Linux; a no-op elsewhere)."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, 9, 0, 0, 0)
+
+
+class StageReader:
+    """Reads the stage lines the job child appends to its stage file (complete lines only)."""
+
+    def __init__(self, path: str, on_stage: Optional[Callable[[str, Dict[str, Any]], None]]):
+        self.path = path
+        self.on_stage = on_stage
+        self._pos = 0
+        self.seen: list = []
+
+    def poll(self) -> None:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._pos)
+                chunk = f.read()
+        except OSError:
+            return
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            return
+        self._pos += end + 1
+        for raw in chunk[:end].split(b"\n"):
+            try:
+                info = json.loads(raw)
+            except ValueError:
+                continue
+            if not isinstance(info, dict) or not isinstance(info.get("stage"), str):
+                continue
+            self.seen.append(info["stage"])
+            if self.on_stage is not None:
+                try:
+                    self.on_stage(info.pop("stage"), info)
+                except Exception as e:  # noqa: BLE001  reporting must not break the supervision
+                    log.warning("stage callback failed: %s", e)
 
 
 def _kill_group(p: subprocess.Popen, sig=signal.SIGKILL) -> None:
@@ -63,6 +126,7 @@ def run_job_process(
     log_prefix: str = "",
     python: str = sys.executable,
     keep_dir_on_failure: bool = True,
+    on_stage: Optional[Callable[[str, Dict[str, Any]], None]] = None,
 ) -> Dict[str, Any]:
     os.makedirs(work_dir, exist_ok=True)
     prune_old_job_dirs(work_dir)
@@ -70,15 +134,17 @@ def run_job_process(
     os.makedirs(job_dir)
     spec_path = os.path.join(job_dir, "spec.json")
     result_path = os.path.join(job_dir, "result.json")
+    stage_path = os.path.join(job_dir, "stages.jsonl")
     with open(spec_path, "w", encoding="utf-8") as f:
-        json.dump(spec, f)
+        json.dump(dict(spec, stage_path=stage_path), f)
+    stages = StageReader(stage_path, on_stage)
 
     env = clean_child_env({"PYTHONUNBUFFERED": "1"})
     cmd = [python, "-m", "sfworker.job", spec_path, result_path]
     t0 = time.monotonic()
     p = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env=env, cwd=job_dir, start_new_session=True,
+        env=env, cwd=job_dir, start_new_session=True, preexec_fn=_die_with_parent,
     )
     tail: collections.deque = collections.deque(maxlen=40)
     logf = open(os.path.join(job_dir, "job.log"), "wb")
@@ -105,6 +171,7 @@ def run_job_process(
     try:
         while True:
             rc = p.poll()
+            stages.poll()
             if result is None and os.path.exists(result_path):
                 result = _read_result(result_path)
                 result_seen = time.monotonic()
@@ -135,6 +202,7 @@ def run_job_process(
         p.wait()
         reader.join(timeout=5)
         logf.close()
+        stages.poll()
 
     if result is None and os.path.exists(result_path):
         result = _read_result(result_path)
@@ -157,6 +225,7 @@ def run_job_process(
             discard_staging(entry["staging"])
     result.setdefault("timings", {})["process"] = round(elapsed, 3)
     result["exit_code"] = p.returncode
+    result["stages"] = list(stages.seen)
     result["job_dir"] = job_dir
     if result.get("ok") or not keep_dir_on_failure:
         shutil.rmtree(job_dir, ignore_errors=True)
