@@ -496,25 +496,40 @@ def _pairs(values: List[str], what: str) -> Dict[str, str]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Exit 0: every check passed; 1: a check failed; 2: bad arguments; 3 (--check-file): no such file."""
     ap = argparse.ArgumentParser(prog="python -m sfworker.orchestrator", description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default=os.environ.get("SFWORKER_CONFIG", "/etc/sfops/worker.yml"),
-                    help="this party's worker configuration (the node role's worker.yml)")
-    ap.add_argument("--run-id", required=True, help="the same in every party; each party's ids are derived from it")
-    ap.add_argument("--parties", required=True, help="comma-separated, e.g. alice,bob")
-    ap.add_argument("--receiver", required=True)
+                    help="this party's worker configuration (the node role's worker.yml; default $SFWORKER_CONFIG)")
+    ap.add_argument("--run-id", help="the same in every party; each party's ids are derived from it")
+    ap.add_argument("--parties", help="comma-separated, e.g. alice,bob")
+    ap.add_argument("--receiver")
     ap.add_argument("--input", action="append", default=[], help="PARTY=PATH (container path), every party")
     ap.add_argument("--output", action="append", default=[], help="PARTY=PATH (container path), every party")
     ap.add_argument("--key", default="id", help="the key column (the same name in every party)")
     ap.add_argument("--expect-ids", required=True, help="the plaintext intersection, e.g. 41-120")
     ap.add_argument("--slot", type=int, default=None, help="job slot (default: the last one)")
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--no-check-output", action="store_true",
+                    help="leave the output file to --check-file on every node (a party without shared storage)")
+    ap.add_argument("--check-file", metavar="PATH",
+                    help="only check that PATH, if it exists on this node, holds exactly the intersection")
     args = ap.parse_args(argv)
+    if args.check_file:
+        exists = os.path.isfile(args.check_file)
+        problems = check_output_file(args.check_file, args.key, parse_ids(args.expect_ids)) if exists else []
+        print(json.dumps({"path": args.check_file, "exists": exists, "ok": exists and not problems,
+                          "problems": problems}))
+        return 3 if not exists else (1 if problems else 0)
+    missing = [f"--{k.replace('_', '-')}" for k in ("run_id", "parties", "receiver") if not getattr(args, k)]
+    if missing:
+        ap.error(f"{', '.join(missing)} required (or --check-file)")
     view = PartyView.from_worker_config(args.config)
     parties = [p for p in args.parties.split(",") if p]
     slot = view.job_slots - 1 if args.slot is None else args.slot
     hello = run_hello_tasks(view)
     report = run_psi(view, args.run_id, parties, slot, {p: [args.key] for p in parties}, _pairs(args.input, "input"),
-                     _pairs(args.output, "output"), args.receiver, parse_ids(args.expect_ids), timeout_s=args.timeout)
+                     _pairs(args.output, "output"), args.receiver, parse_ids(args.expect_ids), timeout_s=args.timeout,
+                     check_output=not args.no_check_output)
     report["problems"] = hello["problems"] + report["problems"]
     report["ok"] = not report["problems"]
     summary = {k: report.get(k) for k in ("party", "broker", "slot", "ids", "ok", "problems", "result")}

@@ -208,3 +208,20 @@ def test_output_file(tmp_path):
 def test_parse_ids():
     assert orch.parse_ids("41-43,7, 100-100") == {"41", "42", "43", "7", "100"}
     assert orch.parse_ids("") == set()
+
+
+def test_cli_check_file(tmp_path, capsys):
+    path = tmp_path / "alice-original.csv"
+    assert orch.main(["--check-file", str(path), "--key", "id", "--expect-ids", "2-3"]) == 3
+    assert json.loads(capsys.readouterr().out) == {"path": str(path), "exists": False, "ok": False, "problems": []}
+    path.write_text('id,value\n2,2\n3,3\n')
+    assert orch.main(["--check-file", str(path), "--key", "id", "--expect-ids", "2-3"]) == 0
+    capsys.readouterr()
+    assert orch.main(["--check-file", str(path), "--key", "id", "--expect-ids", "2-4"]) == 1
+    assert "1 missing" in json.loads(capsys.readouterr().out)["problems"][0]
+
+
+def test_cli_needs_the_run_arguments():
+    with pytest.raises(SystemExit) as exc:
+        orch.main(["--expect-ids", "1-2", "--parties", "alice,bob"])
+    assert exc.value.code == 2
