@@ -213,9 +213,11 @@ def execute_call(cfg: WorkerConfig, r, args: Tuple[Any, ...], kwargs: Dict[str, 
     lock = SlotLock(r, cfg.party, spec["job_slot"], owner=tid,
                     ttl_s=cfg.slot_lock_ttl_s, wait_timeout_s=cfg.slot_wait_timeout_s)
     try:
-        waited = lock.acquire(on_wait=lambda m: event(status.WAITING, "waiting_for_slot", ids, tid,
-                                                        own_extra={"job_slot": spec["job_slot"], "detail": m},
-                                                        detail=m, **job_facts))
+        def on_wait(m: str) -> None:
+            event(status.WAITING, "waiting_for_slot", ids, tid, own_extra={"job_slot": spec["job_slot"], "detail": m},
+                  detail=m, **job_facts)
+
+        waited = lock.acquire(on_wait=on_wait)
     except SlotBusyTimeout as e:
         raise fail(str(e), "SlotBusyTimeout", TimeoutError(str(e))) from None
     except Exception as e:

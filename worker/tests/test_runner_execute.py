@@ -278,9 +278,8 @@ def test_execute_does_not_retry_other_failures(cfg, redis_client, fake_python):
     from sfworker.execute import Delivery, execute_call
 
     with pytest.raises(RuntimeError, match="boom"):
-        execute_call(cfg, redis_client, ("req-nr", _params("fail")), {}, Delivery(celery_task_id="ct-nr",
-                                                                                    max_retries=1),
-                     python=fake_python)
+        execute_call(cfg, redis_client, ("req-nr", _params("fail")), {},
+                     Delivery(celery_task_id="ct-nr", max_retries=1), python=fake_python)
     assert status.original_history(redis_client, "req-nr")[-1]["status"] == "FAILURE"
 
 
