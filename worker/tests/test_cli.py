@@ -112,6 +112,14 @@ def test_health_report_without_ray(cfg, redis_client):
     assert rep["components"]["redis"]["status"] == "healthy"
     assert rep["components"]["ray"]["reachable"] is False and rep["components"]["ray"]["status"] == "error"
     assert rep["components"]["node_info"] == {"node_id": "alice-head", "node_ip": "127.0.0.1", "party": "alice"}
+    # the original worker's keys as well (#13)
+    assert rep["status"] == "success" and rep["task_name"] == "health_check_task" and "error" in rep["message"]
+    assert rep["start_time"] <= rep["end_time"] and isinstance(rep["execution_time"], float)
+    assert rep["components"]["redis"]["details"]["latency_ms"] >= 0
+    assert rep["components"]["celery"]["details"] == {"worker": "w@x", "queue": "secretflow_queue",
+                                                      "pid": os.getpid()}
+    assert rep["node_info"] == {"node_id": "alice-head", "node_ip": "127.0.0.1", "party": "alice",
+                                "app_env": "production"}
 
 
 def test_celery_settings_json_only(cfg):

@@ -235,3 +235,30 @@ def test_ref2k_only_when_listed(data_dir):
     cfg = parse_config(base_config(data_dir, spu_protocols=["SEMI2K", "REF2K"]))
     assert cfg.spu_protocols == ["SEMI2K", "REF2K"]
     assert [w.split(":")[0] for w in insecure_protocols(cfg)] == ["REF2K"]
+
+
+def test_original_worker_settings_default_to_the_originals(data_dir):
+    cfg = parse_config(base_config(data_dir))
+    assert cfg.status_channel == "task_status_events" and cfg.status_queue == "task_status_queue"
+    assert cfg.status_queue_max == 10000
+    assert cfg.result_expires_s == 86400 and cfg.job_max_retries == 1 and cfg.job_retry_countdown_s == 60.0
+    cfg = parse_config(base_config(data_dir, status_channel="orch:ev", status_queue="orch:q", status_queue_max=50,
+                                   result_expires_s=3600, job_max_retries=0, job_retry_countdown_s=5))
+    assert (cfg.status_channel, cfg.status_queue, cfg.status_queue_max, cfg.result_expires_s) == (
+        "orch:ev", "orch:q", 50, 3600)
+    assert cfg.job_max_retries == 0 and cfg.job_retry_countdown_s == 5.0
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("status_channel", "task events", "config key 'status_channel': must be 1-200 characters of [A-Za-z0-9_.:-] (a "
+                                      "Redis key/channel name), got 'task events'"),
+    ("status_queue", "q*", "config key 'status_queue': must be 1-200 characters"),
+    ("status_queue_max", 0, "config key 'status_queue_max': must be >= 1, got 0"),
+    ("result_expires_s", 10, "config key 'result_expires_s': must be >= 60, got 10"),
+    ("job_max_retries", 11, "config key 'job_max_retries': must be <= 10, got 11"),
+    ("job_retry_countdown_s", -1, "config key 'job_retry_countdown_s': must be >= 0, got -1"),
+])
+def test_original_worker_settings_are_checked(data_dir, key, value, message):
+    with pytest.raises(ConfigError) as ei:
+        parse_config(base_config(data_dir, **{key: value}))
+    assert message in str(ei.value)
