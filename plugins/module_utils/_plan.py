@@ -813,7 +813,8 @@ def worker_config(plan, host, settings):
     """The sfworker configuration of ``host`` (docs/worker.md), derived from the plan.
 
     ``settings`` carries what is not in the plan: ``queue``, ``data_dir``, ``concurrency``, ``peer_timeout_s``,
-    ``job_timeout_s``, ``log_level``, ``redis_url`` (an external Redis; empty = the party's own Redis on its head,
+    ``job_timeout_s``, ``log_level``, optionally ``status_channel``, ``status_queue``, ``status_queue_max`` (the
+    original worker's status events) and ``result_expires_s``, ``redis_url`` (an external Redis; empty = the party's own Redis on its head,
     whose address comes from the plan), ``redis_user`` (the user in the own Redis' URL, if any),
     ``redis_password_file`` (the password, kept out of the URL; empty = none), and ``tls_dir`` (where the node role
     installs the TLS files, as the container sees it; needed when the plan's ``tls.enabled``).
@@ -841,6 +842,13 @@ def worker_config(plan, host, settings):
         config[key] = str(settings[key])
     for key in ('concurrency', 'peer_timeout_s', 'job_timeout_s'):
         config[key] = int(settings[key])
+    # the original worker's status events and result lifetime (#13); absent: the worker's defaults (the same)
+    for key in ('status_channel', 'status_queue'):
+        if settings.get(key):
+            config[key] = str(settings[key])
+    for key in ('status_queue_max', 'result_expires_s'):
+        if settings.get(key) not in (None, ''):
+            config[key] = int(settings[key])
     if settings.get('redis_url'):
         config['redis_url'] = settings['redis_url']
     else:

@@ -114,3 +114,14 @@ def test_party_manifest_hides_other_parties_internals(plan):
 def test_party_manifest_unknown_party(plan):
     with pytest.raises(AnsibleFilterError):
         party_manifest(plan, 'dave')
+
+
+def test_worker_config_original_status_events_and_result_lifetime(plan):
+    # the original worker's status channel/list names, the list's cap and the result lifetime (#13)
+    cfg = worker_config(plan, 'alice-2', dict(SETTINGS, status_channel='orch_events', status_queue='orch_queue',
+                                              status_queue_max='500', result_expires_s='3600'))
+    assert cfg['status_channel'] == 'orch_events' and cfg['status_queue'] == 'orch_queue'
+    assert cfg['status_queue_max'] == 500 and cfg['result_expires_s'] == 3600
+    # without them the worker's own defaults apply (the same names)
+    cfg = worker_config(plan, 'alice-2', SETTINGS)
+    assert not set(cfg) & {'status_channel', 'status_queue', 'status_queue_max', 'result_expires_s'}
