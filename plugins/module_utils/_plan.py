@@ -814,7 +814,8 @@ def worker_config(plan, host, settings):
 
     ``settings`` carries what is not in the plan: ``queue``, ``data_dir``, ``concurrency``, ``peer_timeout_s``,
     ``job_timeout_s``, ``log_level``, optionally ``status_channel``, ``status_queue``, ``status_queue_max`` (the
-    original worker's status events) and ``result_expires_s``, ``redis_url`` (an external Redis; empty = the party's own Redis on its head,
+    original worker's status events) and ``result_expires_s``, ``redis_url`` (an external Redis; empty = the
+    party's own Redis on its head,
     whose address comes from the plan), ``redis_user`` (the user in the own Redis' URL, if any),
     ``redis_password_file`` (the password, kept out of the URL; empty = none), and ``tls_dir`` (where the node role
     installs the TLS files, as the container sees it; needed when the plan's ``tls.enabled``).

@@ -13,8 +13,9 @@ variable redis-cli reads; one password for every party without a file). Without 
 broker and password file from the worker config.
 
 job.json is the task_params mapping ({"task_config": {...}, "sf_init_config": {...}, "spu_config": {...}}).
-Prints {"task_request_id", "ok", "results": {party: {"state", "result" | "error"}}} and exits 0 only
-if every party succeeded.
+Prints {"task_request_id", "ok", "celery_task_ids", "results": {party: {"state", "result" | "error"}}} and exits 0
+only if every party succeeded; an execute_task "result" is the worker's nested result (docs/worker.md, Results):
+{"status": "success", "result": {...task output...}, "performance_metrics", "task_metadata", "celery_metadata"}.
 """
 
 from __future__ import annotations
@@ -33,13 +34,21 @@ PASSWORD_ENV_VAR = "REDISCLI_AUTH"
 EXECUTE_TASK = "tasks.secretflow.execute_task"
 
 
-def make_client(broker_url: str):
+def make_client(broker_url: str, queue: str = "secretflow_queue"):
+    """A Celery client configured like the original worker's orchestrator: ``queue`` bound to the direct exchange
+    ``secretflow`` with routing key ``secretflow``, tasks.secretflow.* routed there (the worker binds its queue the
+    same way, sfworker.celery_app.task_queues)."""
     from celery import Celery
+    from kombu import Exchange, Queue
+
+    from .celery_app import EXCHANGE, ROUTING_KEY
 
     app = Celery("sfworker_submit", broker=broker_url, backend=broker_url)
     app.conf.update(
         task_serializer="json", result_serializer="json", accept_content=["json"],
         result_accept_content=["json"], broker_connection_retry_on_startup=True,
+        task_queues=(Queue(queue, Exchange(EXCHANGE, type="direct"), routing_key=ROUTING_KEY),),
+        task_routes={"tasks.secretflow.*": {"queue": queue}},
     )
     return app
 
@@ -49,8 +58,8 @@ def submit_job(brokers: Dict[str, str], task_params: Optional[Dict[str, Any]], t
     """Send the same job to every party's queue at (about) the same time and collect all results."""
     task_request_id = task_request_id or f"job-{uuid.uuid4().hex[:16]}"
     args: List[Any] = [task_request_id, task_params] if task_name == EXECUTE_TASK else []
-    apps = {p: make_client(url) for p, url in brokers.items()}
-    handles = {p: app.send_task(task_name, args=args, queue=queue) for p, app in apps.items()}
+    apps = {p: make_client(url, queue) for p, url in brokers.items()}
+    handles = {p: app.send_task(task_name, args=args) for p, app in apps.items()}
     deadline = time.monotonic() + timeout_s
     results: Dict[str, Dict[str, Any]] = {}
     try:

@@ -110,8 +110,13 @@ def test_the_originals_small_tasks(worker):
     echo = app.send_task("tasks.secretflow.hello.echo_task", args=[{"a": [1, 2]}]).get(timeout=30)
     assert echo["echoed_data"] == {"a": [1, 2]} and echo["data_type"] == "dict"
     assert echo["data_length"] == len(str({"a": [1, 2]})) and echo["status"] == "success"
-    # a client that only names the queue (this project's submit, plain send_task) reaches it too
+    # `sfworker submit` (configured like the original's client) and a client that only names the queue reach it too
     from celery import Celery
+
+    from sfworker.submit import submit_job
+
+    out = submit_job({"alice": worker["url"]}, None, task_name="tasks.secretflow.hello.ping_task", timeout_s=30)
+    assert out["ok"] and out["results"]["alice"]["result"]["task_name"] == "ping_task", out
 
     plain = Celery("plain", broker=worker["url"], backend=worker["url"])
     plain.conf.update(task_serializer="json", accept_content=["json"], result_accept_content=["json"])

@@ -39,12 +39,12 @@ def _assert_placement(parties, results):
     """alice (2 Ray nodes, head has sf_gateway, driver on the worker node): the fed proxies and the SPU
     runtime ran on alice-head although Ray would have preferred the driver's node (4 CPUs vs 1).
     bob (1 node, no sf_gateway): not pinned, says so, everything on its only node."""
-    pa = results["alice"]["placement"]
+    pa = results["alice"]["task_metadata"]["placement"]
     assert pa["pinned"] is True and pa["gateway_resource"] == GATEWAY_RESOURCE, pa
     assert pa["gateway_nodes"] == ["alice-head"], pa
     assert pa["driver"] == WORKER_NODES["alice"][0] == parties["alice"].node_id, pa
     assert pa["receiver_proxy"] == pa["sender_proxy"] == pa["spu_runtime"] == "alice-head", pa
-    pb = results["bob"]["placement"]
+    pb = results["bob"]["task_metadata"]["placement"]
     assert pb["pinned"] is False and "not offered" in pb["note"] and pb["gateway_nodes"] == [], pb
     assert pb["driver"] == pb["receiver_proxy"] == pb["sender_proxy"] == pb["spu_runtime"] == "bob-head", pb
 
@@ -55,7 +55,8 @@ CAPTURED = {}
 
 def _assert_tls_used(parties, results):
     """Each party's job ran with its current certificate version and trusted exactly its peer's CA."""
-    for name, r in results.items():
+    for name, res in results.items():
+        r = res["task_metadata"]
         assert r["tls"] == {"enabled": True, "version": parties[name].versions["good"],
                             "not_after": r["tls"]["not_after"],
                             "trusted_peers": [p for p in ("alice", "bob") if p != name]}, r["tls"]
@@ -113,16 +114,21 @@ def test_secure_sum(two_parties):
     t = time.monotonic()
     res = _send_all(two_parties, ["alice", "bob"], tid, params)
     took = time.monotonic() - t
+    md = {name: r["task_metadata"] for name, r in res.items()}
     for name, r in res.items():
-        assert r["status"] == "SUCCESS" and r["party"] == name
-        assert r["sum"] == expected
-        assert r["task_request_id"] == tid and r["parties"] == ["alice", "bob"]
+        # the original worker's nested result (#13), this project's facts in task_metadata
+        assert r["status"] == "success" and md[name]["party"] == name
+        assert r["result"]["sum"] == expected
+        assert md[name]["task_request_id"] == md[name]["execution_id"] == tid and md[name]["parties"] == ["alice", "bob"]
+        assert md[name]["devices_used"] == ["alice", "bob", "spu"]
         for k in ("init", "devices", "algorithm", "total", "slot_wait"):
-            assert isinstance(r["timings"][k], (int, float))
-    assert res["alice"]["job_name"] == res["bob"]["job_name"] and res["alice"]["job_slot"] == res["bob"]["job_slot"]
+            assert isinstance(r["performance_metrics"]["timings"][k], (int, float))
+        assert r["performance_metrics"]["cluster_init_time"] == round(r["performance_metrics"]["timings"]["init"], 2)
+    assert md["alice"]["job_name"] == md["bob"]["job_name"] and md["alice"]["job_slot"] == md["bob"]["job_slot"]
     _assert_placement(two_parties, res)
     _assert_tls_used(two_parties, res)
-    print(f"\n[integration] secure_sum took {took:.1f}s; timings alice={res['alice']['timings']} bob={res['bob']['timings']}",
+    print(f"\n[integration] secure_sum took {took:.1f}s; timings alice={res['alice']['performance_metrics']['timings']} "
+          f"bob={res['bob']['performance_metrics']['timings']}",
           file=sys.stderr)
     # status events in each party's Redis
     import redis
@@ -132,7 +138,12 @@ def test_secure_sum(two_parties):
         hist = [json.loads(x) for x in r.lrange(f"secretflow:task_status:{tid}", 0, -1)]
         assert [e["status"] for e in hist] == ["RUNNING", "SUCCESS"], hist
         assert all(e["party"] == name and e["node_id"] == p.node_id for e in hist)
-        assert r.get(f"secretflow:job_slot:{name}:{res[name]['job_slot']}") is None  # slot released
+        assert r.get(f"secretflow:job_slot:{name}:{md[name]['job_slot']}") is None  # slot released
+        stages = [json.loads(x) for x in reversed(r.lrange("task_status_queue", 0, -1))]
+        stages = [(e["status"], e["data"]["stage"]) for e in stages if e["execution_id"] == tid]
+        assert stages == [("RUNNING", s) for s in ("validated", "slot_acquired", "job_started", "cluster_initialized",
+                                                   "devices_initialized", "task_execution", "outputs_published")] + [
+            ("SUCCESS", "task_completed")], stages
         r.close()
 
 
@@ -172,11 +183,12 @@ def test_psi_via_submit_tool(two_parties, tmp_path):
     assert out["ok"], json.dumps(out, indent=1)
     if cap is not None:
         CAPTURED["psi"] = {"packets": cap.packets(), "keys": list(keys.values()),
-                           "job_name": out["results"]["alice"]["result"]["job_name"]}
+                           "job_name": out["results"]["alice"]["result"]["task_metadata"]["job_name"]}
     for name, r in out["results"].items():
         res = r["result"]
-        assert res["job_slot"] == 1 and res["intersection_count"] == len(inter)
-        assert {x["party"]: x["intersection_count"] for x in res["reports"]} == {"alice": len(inter), "bob": len(inter)}
+        assert res["task_metadata"]["job_slot"] == 1 and res["result"]["intersection_count"] == len(inter)
+        counts = {x["party"]: x["intersection_count"] for x in res["result"]["reports"]}
+        assert counts == {"alice": len(inter), "bob": len(inter)}
     _assert_placement(two_parties, {n: r["result"] for n, r in out["results"].items()})
     ha, rows_a = _read_csv(os.path.join(a.data_dir, "out/a_psi.csv"))
     hb, rows_b = _read_csv(os.path.join(b.data_dir, "out/b_psi.csv"))
@@ -368,7 +380,7 @@ def test_missing_peer_times_out_naming_it(two_parties):
     params2 = {"task_config": {"task_type": "secure_sum", "column": "v",
                                "input_paths": {"alice": "c.csv", "bob": "c.csv"}, "job_slot": 2}}
     res = _send_all(two_parties, ["alice", "bob"], f"after-{uuid.uuid4().hex[:6]}", params2)
-    assert res["alice"]["sum"] == res["bob"]["sum"] == 13
+    assert res["alice"]["result"]["sum"] == res["bob"]["result"]["sum"] == 13
     # the tests before pointed tls/current at bad certificates and back, as a rotation does between jobs: this job
     # picked up the good version on both sides
     _assert_tls_used(two_parties, res)

@@ -111,9 +111,10 @@ def test_plaintext_control_capture(request, tmp_path):
                          queue=PLAINTEXT_QUEUE, timeout_s=300)
     assert out["ok"], json.dumps(out, indent=1)
     res = {n: r["result"] for n, r in out["results"].items()}
-    assert all(r["tls"] == {"enabled": False} and r["intersection_count"] == 10 for r in res.values()), res
+    assert all(r["task_metadata"]["tls"] == {"enabled": False} and r["result"]["intersection_count"] == 10
+               for r in res.values()), res
     pk = cap.packets()
-    job_name = res["alice"]["job_name"].encode()
+    job_name = res["alice"]["task_metadata"]["job_name"].encode()
     assert job_name in pk.raw, "the plaintext job's name is not in the capture: the capture sees nothing useful"
     for name, port in job_ports(3).items():
         for flow, chunks in pk.flows_to(port).items():
