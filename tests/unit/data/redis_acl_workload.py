@@ -3,8 +3,9 @@
 Run by tests/unit/test_redis_acl.py with the worker's virtualenv (Celery, kombu, redis-py) and this checkout's
 worker package on PYTHONPATH:  python redis_acl_workload.py PORT PASSWORD_FILE WORKDIR
 A real `sfworker worker` (Celery prefork pool: consumes, acks, restores unacked messages, binding sweeps), a real
-`sfworker submit` of the hello and health tasks (send_task, results over pub/sub), the status events and the job
-slot locks (sfworker/status.py, slots.py). Prints {"ok": true} and exits 0 when every step worked.
+`sfworker submit` of the hello and health tasks (send_task, results over pub/sub), the status events (both channels),
+the job slot locks and the run-once records (sfworker/status.py, slots.py). Prints {"ok": true} and exits 0 when
+every step worked.
 """
 
 import json
@@ -53,8 +54,15 @@ def main():
                 time.sleep(1)
             assert out and out['ok'], (task, proc.stdout, proc.stderr)
         client = redis.Redis.from_url(load_config(cfgfile).redis_url)
-        status.publish(client, status.make_event('job-acl', 'alice', 'alice-head', status.RUNNING))
+        status.publish(client, status.make_event('job-acl', 'alice', 'alice-head', status.RUNNING),
+                       original=status.make_original_event(status.RUNNING, {'execution_id': 'job-acl'}, 'alice-head',
+                                                           'validated', 0.05))
         assert status.history(client, 'job-acl'), 'no status event stored'
+        assert status.original_history(client, 'job-acl'), 'no event on the original worker\'s list'
+        once = slots.RunOnce(client, 'alice', 'celery-id-acl', ttl_s=3)
+        assert once.claim(5) is None, 'run-once lease not taken'
+        once.finish('SUCCESS', result={'status': 'success'})
+        assert once.outcome()['result'] == {'status': 'success'}, 'run-once outcome not stored'
         lock = slots.SlotLock(client, 'alice', 0, owner='job-acl', ttl_s=2.0, wait_timeout_s=5.0)
         lock.acquire()
         time.sleep(1.5)   # the lock renews itself (EVAL pexpire) at least once
