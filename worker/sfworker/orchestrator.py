@@ -172,7 +172,7 @@ class StatusListener:
         self.channel = channel
         self.events: List[Dict[str, Any]] = []
         self.bad: List[str] = []
-        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = self.redis.pubsub()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
@@ -181,7 +181,7 @@ class StatusListener:
         # the subscription is in place once Redis confirmed it
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            msg = self._pubsub.get_message(ignore_subscribe_messages=False, timeout=1)
+            msg = self._pubsub.get_message(timeout=1)
             if msg and msg.get("type") == "subscribe":
                 break
         else:
@@ -446,6 +446,7 @@ def run_psi(view: PartyView, run_id: str, parties: List[str], slot: int, keys: D
     app = make_app(view.broker_url)
     listener = StatusListener(view.broker_url).start()
     report: Dict[str, Any] = {"party": view.party, "broker": view.redacted_broker(), "slot": slot, "problems": []}
+    handle = None
     try:
         ids = job_ids(run_id, view.party)
         params = psi_task_params(view, ids, parties, slot, keys, input_paths, output_paths, receiver)
@@ -468,6 +469,11 @@ def run_psi(view: PartyView, run_id: str, parties: List[str], slot: int, keys: D
             report["problems"] += check_output_file(output_paths[view.party], keys[view.party][0], expected_ids)
     finally:
         listener.stop()
+        if handle is not None:  # before the client closes: an AsyncResult left over unsubscribes when collected
+            try:
+                handle.backend.remove_pending_result(handle)
+            except Exception:  # noqa: BLE001 - cleanup only
+                pass
         app.close()
     report["ok"] = not report["problems"]
     return report

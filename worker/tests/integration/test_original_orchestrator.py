@@ -89,6 +89,8 @@ def test_cluster_mode_psi_with_different_ids_per_party(two_parties):
     for t in threads:
         t.join(timeout=400)
     assert set(reports) == set(parties), reports
+    for name in parties:  # the orchestrator itself ran through (an exception leaves no ids)
+        assert "ids" in reports[name], reports[name]
 
     # what was sent: different ids per party, the self party on loopback, the peer at its planned address, the
     # plan's first ports + SLOT in both the fed and SPU addresses; the Ray address is not the deployment's
