@@ -4,6 +4,7 @@ departure from the original's contract (they must fail on this worker's pre-#13 
 from __future__ import annotations
 
 import copy
+import time
 import json
 import os
 
@@ -225,3 +226,24 @@ def test_cli_needs_the_run_arguments():
     with pytest.raises(SystemExit) as exc:
         orch.main(["--expect-ids", "1-2", "--parties", "alice,bob"])
     assert exc.value.code == 2
+
+
+def test_status_listener_hears_the_channel_and_reads_the_list(redis_server, redis_client):
+    """Against a real Redis: subscribed once start() returns, every JSON event kept, the list read oldest first,
+    a message that is not JSON reported."""
+    listener = orch.StatusListener(redis_server).start()
+    try:
+        first, second = dict(IDS, status="RUNNING"), dict(IDS, status="SUCCESS")
+        for ev in (first, second):
+            redis_client.publish(orch.STATUS_CHANNEL, json.dumps(ev))
+            redis_client.lpush(orch.STATUS_QUEUE, json.dumps(ev))
+        redis_client.publish(orch.STATUS_CHANNEL, json.dumps(dict(IDS, execution_id="other", status="SUCCESS")))
+        redis_client.publish(orch.STATUS_CHANNEL, "not json")
+        assert listener.wait_for("e-a", timeout_s=10) == [first, second]
+        assert listener.listed("e-a") == [first, second]
+        deadline = time.monotonic() + 10
+        while not listener.bad and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert listener.bad and listener.bad[0].startswith("not JSON: b'not json'")
+    finally:
+        listener.stop()
