@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import hashlib
 import os
+import re
 import stat
 
 import pytest
@@ -102,6 +103,10 @@ def test_supervisord_needs_no_root():
     assert '/run/' not in conf                                # not writable by the container user
     assert 'pidfile=/tmp/supervisord.pid' in conf and 'file=/tmp/supervisor.sock' in conf
     assert 'serverurl=unix:///tmp/supervisor.sock' in conf
+    # Ray's workers inherit ray start's working directory and SPU writes spu.log there: not / (root's)
+    programs = dict(re.findall(r'\[program:(\w+)\]\n(.*?)(?=\n\[|\Z)', conf, re.S))
+    assert re.search(r'^directory=/var/log/sfops$', programs['ray'], re.M), programs['ray']
+    assert re.search(r'^directory=/tmp$', programs['worker'], re.M), programs['worker']
 
 
 def test_written_directories_belong_to_the_container_user():
