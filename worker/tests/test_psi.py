@@ -148,3 +148,16 @@ def test_intersection_count_self_or_receiver(cfg):
     assert run(cfg, "bob")[0]["intersection_count"] == -1
     assert run(cfg, "bob", intersection_count_of="receiver")[0]["intersection_count"] == 120
     assert run(cfg, "alice", intersection_count_of="receiver")[0]["intersection_count"] == 120
+
+
+def test_no_output_to_publish_for_a_party_that_gets_none(cfg):
+    # alice is not the receiver and the result is not broadcast: SecretFlow writes nothing for her, so the job must
+    # not stage or publish (and then warn about) her output file
+    spec = spec_of(cfg, receiver="bob", broadcast_result=False)
+    assert spec["outputs"] == []
+    assert run(cfg, "alice", receiver="bob", broadcast_result=False)[0]["output_path"] is None
+    # the receiver, or everybody with broadcast_result, has one
+    mine = spec["task_config"]["output_paths"]["alice"]
+    assert [o["path"] for o in spec_of(cfg, receiver="alice", broadcast_result=False)["outputs"]] == [mine]
+    assert [o["path"] for o in spec_of(cfg, receiver="bob", broadcast_result=True)["outputs"]] == [mine]
+    assert run(cfg, "alice", receiver="bob")[0]["output_path"] == mine

@@ -20,7 +20,8 @@ task_config:
                                        meaning; sfworker.compat sets it for the original's messages)
 result: {"reports": [{party, original_count, intersection_count}, ...],
          "intersection_count": <see intersection_count_of>,
-         "output_path": <this party's resolved output file>,
+         "output_path": <this party's resolved output file; null if it is not the receiver and broadcast_result
+                         is false>,
          and the original worker's fields: "output_paths": {party: path}, "psi_protocol", "receiver", "parties"}
 """
 
@@ -85,6 +86,11 @@ class PsiTask(TaskType):
         curve = optional(task_config, "curve_type", str, "CURVE_25519")
         if curve not in CURVES:
             raise ParamsError(f"task_config.curve_type: unsupported curve {curve!r} (supported: {', '.join(CURVES)})")
+        broadcast = optional(task_config, "broadcast_result", bool, True)
+        if not broadcast and receiver != ctx.self_party:
+            # SecretFlow writes no file for a party that is not the receiver: nothing to stage or publish (else the
+            # job would report this party's output as "not written on this node")
+            ctx.outputs.pop(outputs[ctx.self_party], None)
         bucket_size = optional(task_config, "bucket_size", int, 1 << 20)
         if bucket_size < 1:
             raise ParamsError(f"task_config.bucket_size must be >= 1, got {bucket_size}")
@@ -96,7 +102,7 @@ class PsiTask(TaskType):
             "protocol": protocol,
             "sort": optional(task_config, "sort", bool, True),
             "precheck_input": optional(task_config, "precheck_input", bool, True),
-            "broadcast_result": optional(task_config, "broadcast_result", bool, True),
+            "broadcast_result": broadcast,
             "curve_type": curve,
             "bucket_size": bucket_size,
             "overwrite": overwrite,
@@ -132,7 +138,9 @@ class PsiTask(TaskType):
         return {
             "reports": reports,
             "intersection_count": counted["intersection_count"] if counted else None,
-            "output_path": cfg["output_paths"][rt.self_party],
+            # None: this party is not the receiver and the result is not broadcast, so it got no file
+            "output_path": (cfg["output_paths"][rt.self_party]
+                            if cfg["broadcast_result"] or rt.self_party == cfg["receiver_party"] else None),
             # the original worker's result fields
             "output_paths": dict(cfg["output_paths"]),
             "psi_protocol": cfg["protocol"],
