@@ -162,3 +162,22 @@ def test_write_vertical_party_with_only_keys(tmp_path):
     assert pd.read_csv(out_b + ".staging").to_dict("list") == {"id": [7, 8]}
     with pytest.raises(ValueError, match="party bob has nothing to write"):
         _vdata.write_vertical(rt, vdf, {"bob": out_b}, None, schema)
+
+
+def test_column_types_are_plain_values():
+    rt = FakeRt("alice")
+    vdf = VDF({rt.pyu("alice"): Obj("alice", pd.DataFrame({"x": [1.5], "n": [1], "s": ["a"], "b": [True]})),
+               rt.pyu("bob"): Obj("bob", pd.DataFrame({"y": [2]}))})
+    types = _vdata.column_types(rt, vdf)
+    assert types == {"alice": {"x": ("float64", True), "n": ("int64", True), "s": ("object", False),
+                               "b": ("bool", False)},
+                     "bob": {"y": ("int64", True)}}
+    # computed on each owner's PYU
+    assert [c[0] for c in rt.calls if c[1] == "types"] == ["alice", "bob"]
+
+
+def test_write_vertical_takes_frames_per_party(tmp_path):
+    rt = FakeRt("alice")
+    out = str(tmp_path / "a.csv")
+    _vdata.write_vertical(rt, {"alice": Obj("alice", pd.DataFrame({"x": [1, 2]}))}, {"alice": out})
+    assert pd.read_csv(out + ".staging").to_dict("list") == {"x": [1, 2]}

@@ -22,8 +22,13 @@ Run side (the job process, after sf.init; every party runs the same code):
     schema = read_schema(rt, inputs)             # each party's header, read by its own PYU (revealed to all)
     cols = schema.split(columns)                 # {party: [its columns]}; ValueError naming unknown/shared ones
     vdf = read_vertical(rt, inputs, schema)      # VDataFrame {rt.pyu(party): partition}; each PYU reads its file
-    ... transform vdf.partitions[rt.pyu(p)] on its owner ...
-    write_vertical(rt, vdf, outputs, inputs, schema)   # each party writes its own partition, shared columns back
+    types = column_types(rt, vdf)                # {party: {col: (dtype, numeric)}} (revealed: schema)
+    frames = frames_of(vdf)                      # {party: PYUObject DataFrame}
+    frames[p] = rt.pyu(p)(func)(frames[p], ...)  # transform on the owner; stays there
+    write_vertical(rt, frames, outputs, inputs, schema)   # each party writes its own frame, shared columns back
+
+  Do not call Partition.apply_func in production mode: it reveals SecretFlow's AgentIndex objects, which RayFed's
+  unpickling allow-list (sfworker.tls) refuses; reveal only plain values (str, int, float, bool, lists, dicts).
 
 What every party learns from these helpers: the column names of every party's file and the number of rows (the
 VDataFrame's schema; SecretFlow checks that the row counts agree). No cell value leaves its owner.
@@ -32,7 +37,7 @@ VDataFrame's schema; SecretFlow checks that the row counts agree). No cell value
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from ..errors import ParamsError
 from .registry import ValidationContext
@@ -225,13 +230,37 @@ def read_vertical(rt: Any, paths: Dict[str, str], schema: Optional[Schema] = Non
     return read_csv({pyus[p]: paths[p] for p in parties}, usecols={pyus[p]: schema.own(p) for p in parties})
 
 
-def write_vertical(rt: Any, vdf: Any, out_paths: Dict[str, str], in_paths: Optional[Dict[str, str]] = None,
+def column_types(rt: Any, vdf: Any) -> Dict[str, Dict[str, Tuple[str, bool]]]:
+    """{party: {column: (dtype name, numeric)}} of each partition of ``vdf``, computed on its owner's PYU and revealed
+    to every party (the schema). Plain strings and booleans: RayFed's unpickling allow-list (sfworker.tls) admits no
+    pandas or SecretFlow class, so a party never reveals a Partition's own metadata objects."""
+
+    def types(df):
+        import numpy as np
+
+        return {str(c): (str(t), bool(np.issubdtype(t, np.number)) and t != np.bool_)
+                for c, t in df.dtypes.items()}
+
+    parties = [pyu.party for pyu in vdf.partitions]
+    objs = [pyu(types)(part.data) for pyu, part in vdf.partitions.items()]
+    return dict(zip(parties, rt.sf.reveal(objs)))
+
+
+def frames_of(vdf: Any) -> Dict[str, Any]:
+    """{party: PYUObject of its pandas DataFrame} of a VDataFrame (nothing is revealed). Transform a frame on its
+    owner with ``rt.pyu(party)(func)(frame, ...)``: the result stays a PYUObject of that party. (Partition.apply_func
+    would reveal SecretFlow's AgentIndex objects, which the unpickling allow-list refuses in production mode.)"""
+    return {pyu.party: part.data for pyu, part in vdf.partitions.items()}
+
+
+def write_vertical(rt: Any, frames: Any, out_paths: Dict[str, str], in_paths: Optional[Dict[str, str]] = None,
                    schema: Optional[Schema] = None) -> None:
-    """Each party writes its own partition of ``vdf`` (CSV, no index) to its output: this party to
-    rt.output_path(its path) (the staging name; published when the job succeeded), the other parties' paths are
-    passed as given (only their owner's run writes them). With ``in_paths`` and ``schema``, the shared columns
-    (join keys) are read back from each party's own input and written first, in file order, so the output keeps the
-    input's columns (a transformed column keeps its place; new columns, e.g. one-hot, follow). Waits for the writes."""
+    """Each party writes its own frame (CSV, no index) to its output: this party to rt.output_path(its path) (the
+    staging name; published when the job succeeded), the other parties' paths are passed as given (only their
+    owner's run writes them). ``frames``: a VDataFrame, or {party: PYUObject of a pandas DataFrame} (frames_of, then
+    transformed on the owner); a party may have none. With ``in_paths`` and ``schema``, the shared columns (join
+    keys) are read back from each party's own input and the output keeps the input's column order (a transformed
+    column keeps its place; new columns, e.g. one-hot, follow). Waits for the writes."""
 
     def write(df, in_path, keys, header, out_path):
         import pandas as pd
@@ -246,16 +275,17 @@ def write_vertical(rt: Any, vdf: Any, out_paths: Dict[str, str], in_paths: Optio
         out[order].to_csv(out_path, index=False)
         return True
 
+    if frames is not None and hasattr(frames, "partitions"):
+        frames = frames_of(frames)
+    frames = frames or {}
     shared = set(schema.shared) if schema is not None else set()
     done = []
     for p in sorted(out_paths):
-        pyu = rt.pyu(p)
-        part = vdf.partitions.get(pyu) if vdf is not None else None
+        frame = frames.get(p)
         keys = [c for c in schema.headers.get(p, []) if c in shared] if schema is not None and in_paths else []
         header = list(schema.headers.get(p, [])) if schema is not None else []
-        if part is None and not keys:
+        if frame is None and not keys:
             raise ValueError(f"party {p} has nothing to write to {out_paths[p]} (no partition, no join key)")
         path = rt.output_path(out_paths[p]) if p == rt.self_party else out_paths[p]
-        done.append(pyu(write)(part.data if part is not None else None,
-                               (in_paths or {}).get(p), keys, header, path))
+        done.append(rt.pyu(p)(write)(frame, (in_paths or {}).get(p), keys, header, path))
     rt.sf.wait(done)

@@ -35,8 +35,8 @@ COMMON_KEYS = ("input_data", "output_data", "columns", "overwrite")
 
 
 def kernels():
-    """The per-party transforms, run on the column owner's PYU (SecretFlow Partition.apply_func): func(df, cols,
-    ...) -> the transformed pandas DataFrame. Defined inside a function so that cloudpickle ships them by value (Ray
+    """The per-party transforms, run on the column owner's PYU (``rt.pyu(party)(func)(frame, cols, ...)``):
+    func(df, cols, ...) -> the transformed pandas DataFrame. Defined inside a function so that cloudpickle ships them by value (Ray
     workers need not import sfworker); the unit tests call them directly."""
 
     def standard_scaler(df, cols, with_mean, with_std):
@@ -177,13 +177,14 @@ class _Preprocessing(TaskType):
     def kind(self, cfg: Dict[str, Any]) -> str:
         return self.column_kind
 
-    def transform(self, cfg: Dict[str, Any], vdf: Any, rt: Any, cols: Dict[str, List[str]]) -> None:
-        """Replace each party's partition by its transform (on its owner's PYU)."""
+    def transform(self, cfg: Dict[str, Any], vdf: Any, rt: Any, cols: Dict[str, List[str]]) -> Dict[str, Any]:
+        """{party: PYUObject of its transformed DataFrame}: each party's frame transformed on its owner's PYU."""
         fn = kernels()[self.name]
         kwargs = self.kernel_args(cfg)
+        frames = _vdata.frames_of(vdf)
         for p, pcols in cols.items():
-            pyu = rt.pyu(p)
-            vdf.partitions[pyu] = vdf.partitions[pyu].apply_func(fn, cols=pcols, **kwargs)
+            frames[p] = rt.pyu(p)(fn)(frames[p], pcols, **kwargs)
+        return frames
 
     def kernel_args(self, cfg: Dict[str, Any]) -> Dict[str, Any]:
         return {}
@@ -192,12 +193,12 @@ class _Preprocessing(TaskType):
         inputs, outputs = cfg["input_data"], cfg["output_data"]
         schema = _vdata.read_schema(rt, inputs)
         vdf = _vdata.read_vertical(rt, inputs, schema)
-        cols = _select(schema, cfg["columns"], self.kind(cfg), vdf, rt, self.name)
+        cols = _select(schema, cfg["columns"], self.kind(cfg), _vdata.column_types(rt, vdf), self.name)
         if not any(cols.values()):
             raise ValueError(f"{self.name}: no column to transform (task_config.columns not given and no "
                              f"{self.kind(cfg)} column in any party's file)")
-        self.transform(cfg, vdf, rt, {p: c for p, c in cols.items() if c})
-        _vdata.write_vertical(rt, vdf, outputs, inputs, schema)
+        frames = self.transform(cfg, vdf, rt, {p: c for p, c in cols.items() if c})
+        _vdata.write_vertical(rt, frames, outputs, inputs, schema)
         done = [c for p in sorted(cols) for c in cols[p]]
         if isinstance(cfg["columns"], list):
             done = list(cfg["columns"])
@@ -214,29 +215,22 @@ class _Preprocessing(TaskType):
         return {}
 
 
-def _is_numeric(dtype: Any) -> bool:
-    import numpy as np
-
-    try:
-        return bool(np.issubdtype(np.dtype(dtype), np.number)) and np.dtype(dtype) != np.bool_
-    except TypeError:
-        return False
-
-
-def _select(schema: "_vdata.Schema", columns: Any, kind: str, vdf: Any, rt: Any, what: str) -> Dict[str, List[str]]:
+def _select(schema: "_vdata.Schema", columns: Any, kind: str, types: Dict[str, Dict[str, Tuple[str, bool]]],
+            what: str) -> Dict[str, List[str]]:
     """The columns to transform per party: the requested ones (each a column of exactly one party; a numeric kind
-    refuses non-numeric ones naming them and their dtype), or by default every own column of that kind."""
+    refuses non-numeric ones naming them and their dtype), or by default every own column of that kind. ``types``:
+    _vdata.column_types."""
     cols = schema.split(columns)
     if kind == "any":
         return cols
-    dtypes: Dict[str, Dict[str, Any]] = {}
-    for p in cols:
-        part = vdf.partitions.get(rt.pyu(p))
-        dtypes[p] = dict(part.dtypes) if part is not None else {}
+
+    def numeric(p, c):
+        return types.get(p, {}).get(c, ("?", False))[1]
+
     if columns is None:
-        return {p: [c for c in cs if _is_numeric(dtypes[p].get(c))] for p, cs in cols.items()}
-    bad = [f"{c} ({p}: {dtypes[p].get(c)})" for p, cs in sorted(cols.items()) for c in cs
-           if not _is_numeric(dtypes[p].get(c))]
+        return {p: [c for c in cs if numeric(p, c)] for p, cs in cols.items()}
+    bad = [f"{c} ({p}: {types.get(p, {}).get(c, ('?', False))[0]})" for p, cs in sorted(cols.items()) for c in cs
+           if not numeric(p, c)]
     if bad:
         raise ValueError(f"{what}: task_config.columns must be numeric columns, got {', '.join(bad)}")
     return cols
@@ -374,9 +368,8 @@ class FillnaTask(_Preprocessing):
         if cfg["strategy"] == "constant":
             # a public value: SecretFlow's VDataFrame.fillna, each partition on its owner, only the chosen columns
             filled = vdf.fillna(value={c: cfg["fill_value"] for pcols in cols.values() for c in pcols})
-            vdf.partitions = filled.partitions
-            return
-        super().transform(cfg, vdf, rt, cols)
+            return _vdata.frames_of(filled)
+        return super().transform(cfg, vdf, rt, cols)
 
     def kernel_args(self, cfg):
         return {"strategy": cfg["strategy"]}
