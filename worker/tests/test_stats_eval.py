@@ -272,6 +272,10 @@ class Dev:
         self.moves = moves
 
     def __call__(self, fn, **_):
+        import ray
+
+        ray.cloudpickle.dumps(fn)  # what a PYU ships to Ray: a closure over the runtime would not pickle
+
         def run(*args):
             vals = []
             for a in args:
@@ -299,6 +303,9 @@ class FakeRt:
     device computes, what moves where, who writes which file - not SecretFlow."""
 
     def __init__(self, self_party, parties):
+        import threading
+
+        self.unpicklable = threading.Lock()  # like the real runtime (SPU handles)
         self.self_party = self_party
         self.parties = list(parties)
         self.moves = []
@@ -381,3 +388,41 @@ def test_column_errors():
         st.column_owners({"alice": (["a"], 10), "bob": (["b"], 9)}, ["a", "b"], "input_data")
     assert st.column_owners({"alice": (["a"], 10), "bob": (["b"], 9)}, ["a", "b"], "input_data",
                             same_rows=False) == {"alice": ["a"], "bob": ["b"]}
+
+
+def test_regression_across_parties_in_the_spu(tmp_path, blocked):
+    import pandas as pd
+
+    rng = np.random.default_rng(4)
+    y = rng.normal(3, 1, 40)
+    p = y + rng.normal(0, 0.3, 40)
+    pd.DataFrame({"p": p}).to_csv(tmp_path / "alice.csv", index=False)
+    pd.DataFrame({"y": y}).to_csv(tmp_path / "bob.csv", index=False)
+    cfg = {"prediction_data": {"alice": str(tmp_path / "alice.csv"), "bob": str(tmp_path / "bob.csv")},
+           "label_column": "y", "prediction_column": "p", "bucket_size": 10, "overwrite": False,
+           "output_report": {"alice": str(tmp_path / "ra.json")}}
+    rt = FakeRt("alice", ["alice", "bob"])
+    out = get_task_type("regression_eval").run(cfg, rt)
+    assert ("bob", "spu") in rt.moves and ("alice", "spu") in rt.moves and ("spu", "alice") in rt.moves
+    assert ("spu", "bob") not in rt.moves
+    assert out["metrics"]["mse"] == pytest.approx(np.mean((y - p) ** 2), rel=1e-5)
+    with open(tmp_path / "ra.json.staging") as f:
+        assert json.load(f)["holders"] == {"label_column": "bob", "prediction_column": "alice"}
+
+
+def test_one_party_job_tls_bundle_loads_and_trusts_no_other_party(tmp_path):
+    """A job without peers still gets a CA bundle RayFed and the Ray head's check can load (it was empty: the
+    check failed with NO_CERTIFICATE_OR_CRL_FOUND); it holds no other party's CA."""
+    from pki import install_party, make_ca, make_leaf
+    from sfworker.tls import prepare_job_tls
+    from sfworker.tlsprobe import check_files
+
+    bob = make_ca("bob")
+    d = str(tmp_path / "tls")
+    install_party(d, make_leaf(make_ca("alice"), "alice", ["10.0.0.1"]), {"bob": bob}, version="v1")
+    jt = prepare_job_tls({"dir": d, "verify_depth": 2}, [], str(tmp_path / "bundles"))
+    assert check_files(jt.cert, jt.key, jt.ca_bundle)["errors"] == []
+    assert jt.peer_ca_files == {}
+    with open(jt.ca_bundle) as f:
+        text = f.read()
+    assert bob.pem.decode() not in text

@@ -258,9 +258,10 @@ class RegressionEvalTask(_EvalTask):
         config = {"label_column": cfg["label_column"], "prediction_column": cfg["prediction_column"],
                   "bucket_size": cfg["bucket_size"]}
         holders = {"label_column": label_party, "prediction_column": pred_party}
+        parties = list(rt.parties)
 
-        def build(metrics):
-            return {"metrics": metrics, "config": config, "parties": list(rt.parties), "holders": holders}
+        def build(metrics):  # runs in a PYU: captures plain values only (never rt)
+            return {"metrics": metrics, "config": config, "parties": parties, "holders": holders}
 
         if label_party == pred_party:
             ev = RegressionEval(FedNdarray({lp: y}, PartitionWay.VERTICAL), FedNdarray({lp: p}, PartitionWay.VERTICAL),
