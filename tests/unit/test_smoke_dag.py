@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 """playbooks/smoke.yml -e smoke_dag=true (#14): the DAG standard_scaler -> ss_lr -> ss_lr_predict ->
 biclassification_eval as one pipeline job. The play's own expressions rendered with ansible-core's Templar for the
-sandbox plan."""
+sandbox plan; the generated files and the job's task_params checked by the worker's own validation (build_job_spec,
+imported from the checkout) with each party's rendered worker config."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -9,11 +10,14 @@ __metaclass__ = type
 import csv
 import io
 import json
+import os
 
 import pytest
 
 from ansible_collections.sfops.secretflow.tests.unit.role_templar import trust
+from ansible_collections.sfops.secretflow.tests.unit.test_node_role_render import sandbox_plan
 from ansible_collections.sfops.secretflow.tests.unit.test_smoke_original_contract import smoke_play, templar
+from ansible_collections.sfops.secretflow.tests.unit.test_worker_addresses import build_job_spec, render_configs
 
 STEPS = ['standard_scaler', 'ss_lr', 'ss_lr_predict', 'biclassification_eval']
 HEADS = {'alice': 'alice-1', 'bob': 'bob-1'}
@@ -47,6 +51,35 @@ def test_the_generated_data_is_aligned_balanced_and_linearly_separable():
         total = float(a['a1']) + float(a['a2']) + float(b['b1']) + float(b['b2'])
         assert y == (1 if total > 0 else 0) and abs(total) > 1e-9, (a, b)
     assert len(rows_of('alice-2', smoke_dag_rows=30)) == 30     # every node of the party, the option's row count
+
+
+def test_the_pipeline_passes_the_worker_validation_in_both_parties(tmp_path):
+    configs = render_configs(sandbox_plan(), tmp_path)
+    os.makedirs(str(tmp_path / 'data' / 'smoke' / 'dag'))
+    for party, host in HEADS.items():
+        header = list(rows_of(host)[0])
+        (tmp_path / 'data' / 'smoke' / 'dag' / ('%s.csv' % party)).write_text(u','.join(header) + u'\n')
+    specs = {}
+    for party, host in HEADS.items():
+        params = templar(host).template(trust(smoke_play()['vars']['_smoke_dag_params']))
+        params = json.loads(json.dumps(params))     # what `sfworker submit --params-json` gets
+        specs[party] = build_job_spec(configs[host], 'smoke-1-dag', params)
+    data = str(tmp_path / 'data')
+    for party, spec in specs.items():
+        assert spec['task_type'] == 'pipeline' and spec['parties'] == ['alice', 'bob'] and spec['needs_spu'] is True
+        steps = spec['task_config']['steps']
+        assert [s['task_type'] for s in steps] == STEPS
+        assert [s['parties'] for s in steps] == [['alice', 'bob']] * 3 + [['alice']]
+        # each step reads the previous one's output of this party (from its staging name at run time)
+        scaled, model = '%s/smoke/dag/%s-std.csv' % (data, party), '%s/smoke/dag/%s-lr.model' % (data, party)
+        pred = '%s/smoke/dag/alice-pred.csv' % data
+        assert steps[1]['staged_inputs'] == [scaled]
+        assert sorted(steps[2]['staged_inputs']) == sorted([scaled, model])
+        assert steps[3]['staged_inputs'] == ([pred] if party == 'alice' else [])
+    assert sorted(o['path'] for o in specs['alice']['outputs']) == sorted(
+        '%s/smoke/dag/%s' % (data, f) for f in ('alice-std.csv', 'alice-lr.model', 'alice-pred.csv', 'alice-eval.json'))
+    assert sorted(o['path'] for o in specs['bob']['outputs']) == sorted(
+        '%s/smoke/dag/%s' % (data, f) for f in ('bob-std.csv', 'bob-lr.model'))
 
 
 def check(host, stdout):
