@@ -9,9 +9,9 @@ from sklearn.preprocessing import LabelEncoder, MinMaxScaler, OneHotEncoder, Sta
 
 from sfworker.errors import ParamsError
 from sfworker.params import build_job_spec
-from sfworker.tasks import _vdata, preprocessing
+from sfworker.tasks import preprocessing
 from sfworker.tasks.registry import get_task_type, known_task_types
-from vfake import VDF, FakeRt, Obj
+from vfake import FakeRt
 
 TYPES = ["standard_scaler", "minmax_scaler", "label_encoder", "onehot_encoder", "quantile_binning",
          "equal_width_binning", "fillna"]
@@ -38,7 +38,7 @@ def test_all_registered_without_spu():
     assert set(TYPES) <= set(known_task_types())
     for t in TYPES:
         assert get_task_type(t).needs_spu is False
-        assert get_task_type(t).sf_modules == ("secretflow.data.vertical",)
+        assert get_task_type(t).sf_modules == ("sklearn.preprocessing",)
 
 
 def test_defaults_and_parties(cfg, data_dir):
@@ -183,35 +183,12 @@ def test_fillna_kernel():
 
 # ---- run(): what each party transforms and writes (a fake runtime; no SecretFlow)
 
-class Part:
-    """A VDataFrame partition: only .data (a PYUObject of the frame). Partition.apply_func and .dtypes are absent on
-    purpose: in production mode they reveal SecretFlow/pandas objects RayFed's unpickling allow-list refuses."""
-
-    def __init__(self, party, df):
-        self.party, self.df = party, df
-
-    @property
-    def data(self):
-        return Obj(self.party, self.df)
-
-
-class PVDF(VDF):
-    def fillna(self, value):
-        return PVDF({d: Part(p.party, p.df.fillna(value)) for d, p in self.partitions.items()})
-
-
 @pytest.fixture
-def files(tmp_path, monkeypatch):
+def files(tmp_path):
     a = tmp_path / "a.csv"
     b = tmp_path / "b.csv"
     pd.DataFrame({"id": [1, 2, 3], "x": [1.0, None, 3.0], "s": ["u", "v", "u"]}).to_csv(a, index=False)
     pd.DataFrame({"y": [5, 6, 9], "id": [1, 2, 3]}).to_csv(b, index=False)
-
-    def read_vertical(rt, paths, schema):
-        return PVDF({rt.pyu(p): Part(p, pd.read_csv(paths[p], usecols=schema.own(p))[schema.own(p)])
-                     for p in sorted(paths) if schema.own(p)})
-
-    monkeypatch.setattr(_vdata, "read_vertical", read_vertical)
     return {"alice": str(a), "bob": str(b)}, {"alice": str(tmp_path / "ao.csv"), "bob": str(tmp_path / "bo.csv")}
 
 
@@ -250,7 +227,7 @@ def test_run_label_encoder_listed_columns_across_parties(files):
     assert written(outputs["bob"] + ".staging") == {"y": [0, 1, 2], "id": [1, 2, 3]}
 
 
-def test_run_fillna_constant_via_vdataframe(files):
+def test_run_fillna_constant(files):
     out, rt = run("fillna", files, columns={"alice": ["x"]}, strategy="constant", fill_value=-1)
     assert written(files[1]["alice"] + ".staging")["x"] == [1.0, -1.0, 3.0]
     assert out["filled_columns"] == ["x"] and out["strategy"] == "constant" and out["fill_value"] == -1
@@ -273,3 +250,41 @@ def test_run_refuses_bad_columns_before_any_transform(files, task_type, cfg, exp
     inputs, outputs = files
     import os
     assert not any(os.path.exists(p) or os.path.exists(p + ".staging") for p in outputs.values())
+
+
+def test_run_reads_no_vdataframe_and_reveals_only_plain_values(files, monkeypatch):
+    """Each party's PYU reads its own file (no SecretFlow VDataFrame: its PartitionAgent actors cost seconds and a
+    CPU slot per party and step); what run() reveals are plain values: headers, row counts, column types."""
+    import secretflow.data.vertical as sv
+
+    monkeypatch.setattr(sv, "read_csv", lambda *a, **k: pytest.fail("read_csv called"), raising=False)
+    revealed = []
+    rt2 = FakeRt("alice")
+    orig = rt2.sf.reveal
+
+    def spy(x):
+        v = orig(x)
+        revealed.append(v)
+        return v
+    rt2.sf.reveal = spy
+    get_task_type("fillna").run({"input_data": files[0], "output_data": {p: v + ".2" for p, v in files[1].items()},
+                                 "columns": ["x"], "overwrite": False, "strategy": "median", "fill_value": None}, rt2)
+    reads = [(c[0], c[2][0]) for c in rt2.calls if c[1] == "read"]
+    assert reads == [("alice", files[0]["alice"]), ("bob", files[0]["bob"])]
+
+    def plain(v):
+        if isinstance(v, (list, tuple)):
+            return all(plain(x) for x in v)
+        if isinstance(v, dict):
+            return all(isinstance(k, str) and plain(x) for k, x in v.items())
+        return v is None or isinstance(v, (str, int, float, bool))
+    assert revealed and all(plain(v) for v in revealed), revealed
+    assert pd.read_csv(files[1]["alice"] + ".2.staging")["x"].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_run_refuses_different_row_counts(files):
+    pd.DataFrame({"y": [5, 6], "id": [1, 2]}).to_csv(files[0]["bob"], index=False)
+    with pytest.raises(ValueError) as e:
+        run("minmax_scaler", files, feature_range=[0.0, 1.0])
+    assert str(e.value) == ("the parties' files have different numbers of rows: alice: 3, bob: 2 (vertical data: the "
+                            "same rows in the same order in every file, e.g. psi outputs)")

@@ -18,8 +18,9 @@ result: {"output_paths": {party: path}, "output_path": <this party's>, "parties"
 Every column is transformed on its owner's PYU: its statistics (mean, std, min, max, classes, bin edges, fill
 values) are computed there and stay there, nobody else learns them and nothing is revealed. No SPU. SecretFlow 1.11's
 secretflow.preprocessing.StandardScaler is NOT used: on a VDataFrame its fit() reveals every party's means and
-standard deviations to the driver, which in production mode is every party. The column names and the row count
-(the VDataFrame's schema) are known to every party, see _vdata.
+standard deviations to the driver, which in production mode is every party. No VDataFrame either (_vdata.read_frames:
+each party's PYU reads its own file; a VDataFrame would start a PartitionAgent actor per party and step). The column
+names, dtypes and the row count (the schema) are known to every party, see _vdata.
 """
 
 from __future__ import annotations
@@ -100,13 +101,15 @@ def kernels():
             out[c] = pd.cut(df[c], bins=n_bins, labels=False)
         return out
 
-    def fillna(df, cols, strategy):
-        # mean / median / mode (the smallest of the most frequent values) of the column's own non-missing values;
-        # a column without any value stays as it is
+    def fillna(df, cols, strategy, fill_value=None):
+        # mean / median / mode (the smallest of the most frequent values) of the column's own non-missing values,
+        # or the constant fill_value; a column without any value stays as it is (but for a constant)
         out = df.copy()
         for c in cols:
             s = df[c]
-            if strategy == "mean":
+            if strategy == "constant":
+                v = fill_value
+            elif strategy == "mean":
                 v = s.mean()
             elif strategy == "median":
                 v = s.median()
@@ -140,7 +143,8 @@ class _Preprocessing(TaskType):
     """Shared validate/run: read the data holders' files, transform the chosen columns on their owners, write."""
 
     needs_spu = False
-    sf_modules = ("secretflow.data.vertical",)
+    #: the modules the PYU transforms import (pandas comes with it); no SecretFlow module beyond the devices
+    sf_modules = ("sklearn.preprocessing",)
     #: the type's own keys besides COMMON_KEYS
     extra_keys: Tuple[str, ...] = ()
     columns_required = False
@@ -177,11 +181,12 @@ class _Preprocessing(TaskType):
     def kind(self, cfg: Dict[str, Any]) -> str:
         return self.column_kind
 
-    def transform(self, cfg: Dict[str, Any], vdf: Any, rt: Any, cols: Dict[str, List[str]]) -> Dict[str, Any]:
+    def transform(self, cfg: Dict[str, Any], frames: Dict[str, Any], rt: Any,
+                  cols: Dict[str, List[str]]) -> Dict[str, Any]:
         """{party: PYUObject of its transformed DataFrame}: each party's frame transformed on its owner's PYU."""
         fn = kernels()[self.name]
         kwargs = self.kernel_args(cfg)
-        frames = _vdata.frames_of(vdf)
+        frames = dict(frames)
         for p, pcols in cols.items():
             frames[p] = rt.pyu(p)(fn)(frames[p], pcols, **kwargs)
         return frames
@@ -192,12 +197,12 @@ class _Preprocessing(TaskType):
     def run(self, cfg: Dict[str, Any], rt: Any) -> Dict[str, Any]:
         inputs, outputs = cfg["input_data"], cfg["output_data"]
         schema = _vdata.read_schema(rt, inputs)
-        vdf = _vdata.read_vertical(rt, inputs, schema)
-        cols = _select(schema, cfg["columns"], self.kind(cfg), _vdata.column_types(rt, vdf), self.name)
+        frames = _vdata.read_frames(rt, inputs, schema)
+        cols = _select(schema, cfg["columns"], self.kind(cfg), _vdata.frame_types(rt, frames), self.name)
         if not any(cols.values()):
             raise ValueError(f"{self.name}: no column to transform (task_config.columns not given and no "
                              f"{self.kind(cfg)} column in any party's file)")
-        frames = self.transform(cfg, vdf, rt, {p: c for p, c in cols.items() if c})
+        frames = self.transform(cfg, frames, rt, {p: c for p, c in cols.items() if c})
         _vdata.write_vertical(rt, frames, outputs, inputs, schema)
         done = [c for p in sorted(cols) for c in cols[p]]
         if isinstance(cfg["columns"], list):
@@ -364,15 +369,8 @@ class FillnaTask(_Preprocessing):
     def kind(self, cfg):
         return "numeric" if cfg["strategy"] in ("mean", "median") else "any"
 
-    def transform(self, cfg, vdf, rt, cols):
-        if cfg["strategy"] == "constant":
-            # a public value: SecretFlow's VDataFrame.fillna, each partition on its owner, only the chosen columns
-            filled = vdf.fillna(value={c: cfg["fill_value"] for pcols in cols.values() for c in pcols})
-            return _vdata.frames_of(filled)
-        return super().transform(cfg, vdf, rt, cols)
-
     def kernel_args(self, cfg):
-        return {"strategy": cfg["strategy"]}
+        return {"strategy": cfg["strategy"], "fill_value": cfg["fill_value"]}
 
     def result_params(self, cfg):
         return {"strategy": cfg["strategy"], "fill_value": cfg["fill_value"]}
