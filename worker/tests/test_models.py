@@ -277,14 +277,17 @@ class FakeRt:
         self.task_request_id = "req-1"
 
     def pyu(self, party):
-        def wrap(fn):
-            def call(arg):
-                return fn(arg) if party == self.self_party else self.others[party]
-            return call
-        return wrap
+        self._pyus = getattr(self, "_pyus", {})
+        if party not in self._pyus:
+            def wrap(fn):
+                def call(*args):
+                    return fn(*args) if party == self.self_party else self.others[party]
+                return call
+            self._pyus[party] = wrap
+        return self._pyus[party]
 
     def reveal(self, objs):
-        return list(objs)
+        return list(objs) if isinstance(objs, list) else objs
 
 
 def test_preflight_every_party_fails_alike():
@@ -379,6 +382,27 @@ def test_train_data_checks(tmp_path, features, label, expected):
     with pytest.raises(m.ModelError) as e:
         m.train_split(rt, cfg, ["alice", "bob"], paths)
     assert str(e.value) == expected
+
+
+class FakeFed:
+    def __init__(self, rt, party, values):
+        self.partitions = {rt.pyu(party): values}
+
+
+@pytest.mark.parametrize("logistic,rows,expected", [
+    (True, "x1,y\n0.1,1\n0.2,0\n", "probability,prediction,y\n0.25,0,1\n0.75,1,0\n"),
+    (True, "x1\n0.1\n0.2\n", "probability,prediction\n0.25,0\n0.75,1\n"),  # the receiver has no label: scores only
+    (False, "x1,y\n0.1,1\n0.2,0\n", "prediction,y\n0.25,1\n0.75,0\n"),
+])
+def test_receiver_writes_predictions(tmp_path, logistic, rows, expected):
+    """The original's columns, then the label when the receiver's own data file has it (an evaluation step reads both
+    from one file of one party)."""
+    data = tmp_path / "d.csv"
+    data.write_text(rows)
+    out = tmp_path / "pred.csv"
+    rt = FakeRt("alice", ["alice", "bob"], {})
+    n = m.write_predictions(rt, FakeFed(rt, "alice", [[0.25], [0.75]]), "alice", str(out), logistic, str(data), "y")
+    assert n == 2 and out.read_text() == expected
 
 
 def test_model_description_is_json(tmp_path):

@@ -353,12 +353,15 @@ def staged(rt: Any, files: Dict[str, str]) -> Dict[str, str]:
     return {p: (rt.output_path(v) if p == rt.self_party else v) for p, v in files.items()}
 
 
-def write_predictions(rt: Any, fed_pred, receiver: str, path: str, logistic: bool) -> int:
+def write_predictions(rt: Any, fed_pred, receiver: str, path: str, logistic: bool, data_path: str,
+                      label: str) -> int:
     """The receiver's PYU writes the predictions (a column ``probability`` and the 0/1 ``prediction`` at 0.5 for a
-    logistic model - the original worker's columns -, else ``prediction``). Returns the number of rows (revealed)."""
+    logistic model - the original worker's columns -, else ``prediction``), followed by the model's label column
+    when the receiver's own data file (``data_path``, the rows predicted) has it: an evaluation step can read labels
+    and scores from one file of one party. Returns the number of rows (revealed to every party)."""
     pyu = rt.pyu(receiver)
 
-    def save(pred, out, logistic):
+    def save(pred, out, logistic, data_path, label):
         import numpy as np
         import pandas as pd
 
@@ -367,10 +370,15 @@ def write_predictions(rt: Any, fed_pred, receiver: str, path: str, logistic: boo
             df = pd.DataFrame({"probability": p, "prediction": (p >= 0.5).astype(int)})
         else:
             df = pd.DataFrame({"prediction": p})
+        if label not in df.columns and label in pd.read_csv(data_path, nrows=0).columns:
+            y = pd.read_csv(data_path, usecols=[label])[label]
+            if len(y) != len(df):
+                raise ValueError(f"{data_path}: {len(y)} rows, {len(df)} predictions")
+            df[label] = y.to_numpy()
         df.to_csv(out, index=False, float_format="%.9g")
         return int(p.shape[0])
 
-    n = pyu(save)(fed_pred.partitions[pyu], path, logistic)
+    n = pyu(save)(fed_pred.partitions[pyu], path, logistic, data_path, label)
     return int(rt.sf.reveal(n))
 
 

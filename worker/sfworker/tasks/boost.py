@@ -121,11 +121,13 @@ class SsXgbTask(TaskType):
         }
         if cfg.get("prediction_output"):
             receiver = cfg["prediction_receiver"]
+            scored = cfg.get("test_data") or cfg["train_data"]
             xs = x if not cfg.get("test_data") else m.read_features(
-                rt, parties, cfg["test_data"], party_features, "task_config.test_data")
+                rt, parties, scored, party_features, "task_config.test_data")
             fed = model.predict(xs, to_pyu=rt.pyu(receiver))
             out = m.staged(rt, cfg["prediction_output"])[receiver]
-            result["num_predictions"] = m.write_predictions(rt, fed, receiver, out, p["objective"] == "logistic")
+            result["num_predictions"] = m.write_predictions(rt, fed, receiver, out, p["objective"] == "logistic",
+                                                            scored[receiver], cfg["label"])
             result["prediction_output"] = cfg["prediction_output"][receiver]
             result["prediction_receiver"] = receiver
         return result
@@ -166,6 +168,7 @@ class SsXgbPredictTask(TaskType):
         receiver = cfg["receiver_party"]
         fed = model.predict(x, to_pyu=rt.pyu(receiver))
         out = m.staged(rt, cfg["output_path"])[receiver]
-        n = m.write_predictions(rt, fed, receiver, out, meta["objective"] == "logistic")
+        n = m.write_predictions(rt, fed, receiver, out, meta["objective"] == "logistic",
+                                cfg["predict_data"][receiver], meta["label"])
         return {"output_path": dict(cfg["output_path"]), "receiver_party": receiver, "num_predictions": n,
                 "model_id": meta["model_id"], "num_trees": n_trees, "secure_mode": True}

@@ -98,11 +98,13 @@ class SsLrTask(TaskType):
         }
         if cfg.get("prediction_output"):
             receiver = cfg["prediction_receiver"]
+            scored = cfg.get("test_data") or cfg["train_data"]
             xs = x if not cfg.get("test_data") else m.read_features(
-                rt, parties, cfg["test_data"], party_features, "task_config.test_data")
+                rt, parties, scored, party_features, "task_config.test_data")
             fed = model.predict(xs, to_pyu=rt.pyu(receiver))
             out = m.staged(rt, cfg["prediction_output"])[receiver]
-            result["num_predictions"] = m.write_predictions(rt, fed, receiver, out, p["reg_type"] == "logistic")
+            result["num_predictions"] = m.write_predictions(rt, fed, receiver, out, p["reg_type"] == "logistic",
+                                                            scored[receiver], cfg["label"])
             result["prediction_output"] = cfg["prediction_output"][receiver]
             result["prediction_receiver"] = receiver
         return result
@@ -134,6 +136,7 @@ class SsLrPredictTask(TaskType):
         receiver = cfg["receiver_party"]
         fed = model.predict(x, to_pyu=rt.pyu(receiver))
         out = m.staged(rt, cfg["output_path"])[receiver]
-        n = m.write_predictions(rt, fed, receiver, out, meta["reg_type"] == "logistic")
+        n = m.write_predictions(rt, fed, receiver, out, meta["reg_type"] == "logistic",
+                                cfg["predict_data"][receiver], meta["label"])
         return {"output_path": dict(cfg["output_path"]), "receiver_party": receiver, "num_predictions": n,
                 "model_id": meta["model_id"], "secure_mode": True}

@@ -126,6 +126,8 @@ def test_ss_lr_train_and_predict(two_parties, data):
     # the scores only at the receiver
     assert not os.path.exists(os.path.join(a.data_dir, "lr_train_scores.csv"))
     train_scores = _column(os.path.join(b.data_dir, "lr_train_scores.csv"), "probability")
+    # the receiver's own label follows the scores (an evaluation step reads both from this one file)
+    assert np.array_equal(_column(os.path.join(b.data_dir, "lr_train_scores.csv"), "y"), y)
     assert train_scores.shape == (ROWS,) and np.all((train_scores >= 0) & (train_scores <= 1))
     assert auc(train_scores, y) >= 0.9, auc(train_scores, y)
 
@@ -138,6 +140,8 @@ def test_ss_lr_train_and_predict(two_parties, data):
     assert not os.path.exists(os.path.join(b.data_dir, "lr_pred.csv"))
     pred = _column(os.path.join(a.data_dir, "lr_pred.csv"), "probability")
     labels = _column(os.path.join(a.data_dir, "lr_pred.csv"), "prediction")
+    with open(os.path.join(a.data_dir, "lr_pred.csv")) as f:
+        assert f.readline().strip() == "probability,prediction"  # alice has no label column
     np.testing.assert_allclose(pred, train_scores, rtol=0, atol=1e-4)
     assert np.array_equal(labels, (pred >= 0.5).astype(float))
     assert _staging_left(two_parties) == {"alice": [], "bob": []}
@@ -177,6 +181,7 @@ def test_ss_xgb_train_and_predict(two_parties, data):
     assert {r["receiver_party"] for r in res.values()} == {"bob"}
     assert not os.path.exists(os.path.join(a.data_dir, "xgb_pred.csv"))
     pred = _column(os.path.join(b.data_dir, "xgb_pred.csv"), "probability")
+    assert np.array_equal(_column(os.path.join(b.data_dir, "xgb_pred.csv"), "y"), y)
     np.testing.assert_allclose(pred, train_scores, rtol=0, atol=1e-4)
     assert _staging_left(two_parties) == {"alice": [], "bob": []}
     print(f"\n[integration] model job times (s): {TIMES}", file=sys.stderr)
