@@ -283,10 +283,10 @@ class _Slots:
 
 
 def _refuse_unlisted(where: str, given: Dict[str, Any], allowed) -> None:
-    unknown = sorted(set(given) - set(allowed), key=str)
-    if unknown:
-        raise ParamsError(f"{', '.join(f'{where}.{k}' for k in unknown)}: not accepted (accepted in {where}: "
-                          f"{', '.join(sorted(allowed))})")
+    """The original's form: keys it does not have are not accepted (``where`` is the full dotted path)."""
+    from .params import refuse_keys_outside
+
+    refuse_keys_outside(where, given, allowed, "not accepted", "accepted in")
 
 
 def _mapping(value: Any, where: str, what: str) -> Dict[str, Any]:

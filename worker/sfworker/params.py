@@ -79,13 +79,20 @@ def refuse_security_keys(where: str, given: Any, extra: Optional[Dict[str, str]]
             raise ParamsError(f"task_params.{where}.{key} cannot be set by a task: {refused[key]}")
 
 
-def refuse_unlisted(where: str, given: Dict[str, Any], allowed) -> None:
-    """ParamsError naming (by dotted path) every key of ``given`` outside ``allowed``."""
+def refuse_keys_outside(path: str, given: Dict[str, Any], allowed, verdict: str, allowed_in: str,
+                       note: str = "") -> None:
+    """The one rule for keys outside an allow-list (this project's form and the original's): a ParamsError naming,
+    by dotted path under ``path``, every key of ``given`` outside ``allowed``; ``verdict`` says why."""
     unknown = sorted(set(given) - set(allowed), key=str)
     if unknown:
-        keys = ", ".join(f"task_params.{where}.{k}" for k in unknown)
-        raise ParamsError(f"{keys}: not an option a task may set (allowed in task_params.{where}: "
-                          f"{', '.join(sorted(allowed))}; everything else is the deployment's)")
+        keys = ", ".join(f"{path}.{k}" for k in unknown)
+        raise ParamsError(f"{keys}: {verdict} ({allowed_in} {path}: {', '.join(sorted(allowed))}{note})")
+
+
+def refuse_unlisted(where: str, given: Dict[str, Any], allowed) -> None:
+    """This project's form: a key a task may not set is the deployment's."""
+    refuse_keys_outside(f"task_params.{where}", given, allowed, "not an option a task may set", "allowed in",
+                        "; everything else is the deployment's")
 
 
 def _positive_int(v: Any, where: str, hi: int = INT32_MAX) -> int:
