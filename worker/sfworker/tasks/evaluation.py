@@ -195,7 +195,7 @@ class _EvalTask(TaskType):
         for p, path in cfg["output_report"].items():
             pyu = rt.pyu(p)
             local = report if report.device == pyu else report.to(pyu)
-            obj = pyu(write_json)(local, staged(rt, p, path))
+            obj = pyu(write_json)(staged(rt, p, path), local)
             if p == rt.self_party:
                 mine = own_value(rt, obj)
         return mine

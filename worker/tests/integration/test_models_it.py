@@ -119,7 +119,9 @@ def test_ss_lr_train_and_predict(two_parties, data):
     for name, r in res.items():
         assert r["model_id"] == res["alice"]["model_id"] and r["num_samples"] == ROWS and r["num_features"] == 6
         assert r["weights_encrypted"] is True and r["features"] == PARTS
-        assert r["prediction_output"] == "lr_train_scores.csv" and r["num_predictions"] == ROWS
+        # the receiver (bob) reports its own output resolved in its data directory, alice bob's path as sent
+        want = os.path.join(b.data_dir, "lr_train_scores.csv") if name == "bob" else "lr_train_scores.csv"
+        assert r["prediction_output"] == want and r["num_predictions"] == ROWS
     zips = _check_model_files(two_parties, "ss_lr", models, lambda n: ["model.json", "spu/weights.share"])
     # two different shares of the same weights
     assert zips["alice"].read("spu/weights.share") != zips["bob"].read("spu/weights.share")
