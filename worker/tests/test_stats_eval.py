@@ -80,7 +80,7 @@ BAD = [
     ("stats-empty-columns", "vif", dict(STATS, columns=[]),
      "task_config.columns must be a non-empty list of column names, got []"),
     ("stats-dup-columns", "vif", dict(STATS, columns=["x", "x"]),
-     "task_config.columns: column(s) 'x' given more than once"),
+     "task_config.columns: column(s) x listed twice"),
     ("stats-no-report", "table_statistics", dict(STATS, output_report=None),
      "task_config.output_report is required (a path (every party of the job gets its report there) or a mapping "
      "party -> path)"),

@@ -98,14 +98,8 @@ def _party_name(ctx: ValidationContext, value: Any, key: str, parties: List[str]
 
 
 def _columns(value: Any, where: str) -> List[str]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not value or not all(isinstance(c, str) and c for c in value):
-        raise ParamsError(f"{where} must be a non-empty list of column names, got {value!r}")
-    dup = sorted({c for c in value if value.count(c) > 1})
-    if dup:
-        raise ParamsError(f"{where}: column(s) {', '.join(dup)} listed twice")
-    return list(value)
+    """A column name or a list of them (_vdata.column_list)."""
+    return _vdata.column_list([value] if isinstance(value, str) else value, where)
 
 
 def features_of(value: Any, parties: List[str]) -> Any:
@@ -505,3 +499,39 @@ def check_models(rt: Any, cfg: Dict[str, Any], model_type: str) -> Dict[str, Any
                          f"field {want.get('field')}, this job's SPU runs {have['protocol']} {have['field']} (set "
                          f"task_params.spu_config.runtime_config to the training's)")
     return box["meta"]
+
+
+def train_result(rt: Any, cfg: Dict[str, Any], parties: List[str], party_features: Dict[str, List[str]],
+                 samples: int, num_feat: int, **extra: Any) -> Dict[str, Any]:
+    """The result of a training type (the original's keys), with ``extra`` keys of the type."""
+    result = {
+        "model_path": dict(cfg["model_output"]), "model_output": dict(cfg["model_output"]), "parties": parties,
+        "features": party_features, "label": cfg["label"], "label_party": cfg["label_party"],
+        "model_id": rt.task_request_id, "num_samples": int(samples), "num_features": int(num_feat),
+        "secure_mode": True, "params": dict(cfg["params"]), "prediction_output": None,
+    }
+    result.update(extra)
+    return result
+
+
+def score_for_receiver(rt: Any, cfg: Dict[str, Any], model, x, parties: List[str],
+                       party_features: Dict[str, List[str]], logistic: bool, result: Dict[str, Any]) -> None:
+    """With ``prediction_output``: the trained ``model``'s scores on the training rows ``x`` (or on ``test_data``)
+    written by the receiver (write_predictions); the training result says where and how many."""
+    if not cfg.get("prediction_output"):
+        return
+    receiver = cfg["prediction_receiver"]
+    scored = cfg.get("test_data") or cfg["train_data"]
+    xs = x if not cfg.get("test_data") else read_features(rt, parties, scored, party_features,
+                                                          "task_config.test_data")
+    result["num_predictions"] = predict_to_receiver(rt, model, xs, receiver, cfg["prediction_output"], logistic,
+                                                    scored[receiver], cfg["label"])
+    result["prediction_output"] = cfg["prediction_output"][receiver]
+    result["prediction_receiver"] = receiver
+
+
+def predict_to_receiver(rt: Any, model, x, receiver: str, outputs: Dict[str, str], logistic: bool, data_path: str,
+                        label: str) -> int:
+    """``model.predict`` revealed to the receiver's PYU alone, written to its staged output; the number of rows."""
+    fed = model.predict(x, to_pyu=rt.pyu(receiver))
+    return write_predictions(rt, fed, receiver, staged(rt, outputs)[receiver], logistic, data_path, label)

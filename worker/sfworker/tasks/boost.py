@@ -112,24 +112,9 @@ class SsXgbTask(TaskType):
         holders = [q for q in parties if party_features[q]]
         wait([rt.pyu(q)(write_trees)(files[q], TREES, *[t[rt.pyu(q)] for t in model.trees]) for q in holders])
 
-        result = {
-            "model_path": dict(cfg["model_output"]), "model_output": dict(cfg["model_output"]), "parties": parties,
-            "features": party_features, "label": cfg["label"], "label_party": cfg["label_party"],
-            "model_id": rt.task_request_id, "num_samples": int(samples), "num_features": int(num_feat),
-            "num_trees": len(model.trees), "secure_mode": True, "training_params": dict(p), "params": dict(p),
-            "prediction_output": None,
-        }
-        if cfg.get("prediction_output"):
-            receiver = cfg["prediction_receiver"]
-            scored = cfg.get("test_data") or cfg["train_data"]
-            xs = x if not cfg.get("test_data") else m.read_features(
-                rt, parties, scored, party_features, "task_config.test_data")
-            fed = model.predict(xs, to_pyu=rt.pyu(receiver))
-            out = m.staged(rt, cfg["prediction_output"])[receiver]
-            result["num_predictions"] = m.write_predictions(rt, fed, receiver, out, p["objective"] == "logistic",
-                                                            scored[receiver], cfg["label"])
-            result["prediction_output"] = cfg["prediction_output"][receiver]
-            result["prediction_receiver"] = receiver
+        result = m.train_result(rt, cfg, parties, party_features, samples, num_feat, num_trees=len(model.trees),
+                                training_params=dict(p))
+        m.score_for_receiver(rt, cfg, model, x, parties, party_features, p["objective"] == "logistic", result)
         return result
 
 
@@ -166,9 +151,7 @@ class SsXgbPredictTask(TaskType):
         model.trees = [{rt.pyu(q): parts[q][i] for q in holders} for i in range(n_trees)]
         x = m.read_features(rt, parties, cfg["predict_data"], pf, "task_config.predict_data")
         receiver = cfg["receiver_party"]
-        fed = model.predict(x, to_pyu=rt.pyu(receiver))
-        out = m.staged(rt, cfg["output_path"])[receiver]
-        n = m.write_predictions(rt, fed, receiver, out, meta["objective"] == "logistic",
-                                cfg["predict_data"][receiver], meta["label"])
+        n = m.predict_to_receiver(rt, model, x, receiver, cfg["output_path"], meta["objective"] == "logistic",
+                                  cfg["predict_data"][receiver], meta["label"])
         return {"output_path": dict(cfg["output_path"]), "receiver_party": receiver, "num_predictions": n,
                 "model_id": meta["model_id"], "num_trees": n_trees, "secure_mode": True}

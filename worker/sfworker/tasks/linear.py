@@ -90,23 +90,8 @@ class SsLrTask(TaskType):
         m.write_meta_all(rt, files, meta, order)
         m.dump_shares(rt, lm.weights, WEIGHTS, files)
 
-        result = {
-            "model_path": dict(cfg["model_output"]), "model_output": dict(cfg["model_output"]), "parties": parties,
-            "features": party_features, "label": cfg["label"], "label_party": cfg["label_party"],
-            "model_id": rt.task_request_id, "num_samples": int(samples), "num_features": int(num_feat),
-            "secure_mode": True, "weights_encrypted": True, "params": dict(p), "prediction_output": None,
-        }
-        if cfg.get("prediction_output"):
-            receiver = cfg["prediction_receiver"]
-            scored = cfg.get("test_data") or cfg["train_data"]
-            xs = x if not cfg.get("test_data") else m.read_features(
-                rt, parties, scored, party_features, "task_config.test_data")
-            fed = model.predict(xs, to_pyu=rt.pyu(receiver))
-            out = m.staged(rt, cfg["prediction_output"])[receiver]
-            result["num_predictions"] = m.write_predictions(rt, fed, receiver, out, p["reg_type"] == "logistic",
-                                                            scored[receiver], cfg["label"])
-            result["prediction_output"] = cfg["prediction_output"][receiver]
-            result["prediction_receiver"] = receiver
+        result = m.train_result(rt, cfg, parties, party_features, samples, num_feat, weights_encrypted=True)
+        m.score_for_receiver(rt, cfg, model, x, parties, party_features, p["reg_type"] == "logistic", result)
         return result
 
 
@@ -134,9 +119,7 @@ class SsLrPredictTask(TaskType):
         model.load_model(LinearModel(weights, RegType(meta["reg_type"]), SigType(meta["sig_type"])))
         x = m.read_features(rt, parties, cfg["predict_data"], meta["party_features"], "task_config.predict_data")
         receiver = cfg["receiver_party"]
-        fed = model.predict(x, to_pyu=rt.pyu(receiver))
-        out = m.staged(rt, cfg["output_path"])[receiver]
-        n = m.write_predictions(rt, fed, receiver, out, meta["reg_type"] == "logistic",
-                                cfg["predict_data"][receiver], meta["label"])
+        n = m.predict_to_receiver(rt, model, x, receiver, cfg["output_path"], meta["reg_type"] == "logistic",
+                                  cfg["predict_data"][receiver], meta["label"])
         return {"output_path": dict(cfg["output_path"]), "receiver_party": receiver, "num_predictions": n,
                 "model_id": meta["model_id"], "secure_mode": True}

@@ -30,6 +30,7 @@ import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import ParamsError
+from ._vdata import column_list
 from .registry import TaskType, ValidationContext, optional, register_task, require
 
 # the statistic names of secretflow.stats.table_statistics (secretflow 1.11), in its order
@@ -52,12 +53,7 @@ def columns_of(task_config: Dict[str, Any], required: bool) -> Optional[List[str
         if required:
             raise ParamsError("task_config.columns is required (a non-empty list of column names)")
         return None
-    if not isinstance(value, list) or not value or not all(isinstance(c, str) and c for c in value):
-        raise ParamsError(f"task_config.columns must be a non-empty list of column names, got {value!r}")
-    dup = sorted({c for c in value if value.count(c) > 1})
-    if dup:
-        raise ParamsError(f"task_config.columns: column(s) {', '.join(map(repr, dup))} given more than once")
-    return list(value)
+    return column_list(value, "task_config.columns")
 
 
 def report_paths(task_config: Dict[str, Any], ctx: ValidationContext, parties: List[str], data_key: str,
