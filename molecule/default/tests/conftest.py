@@ -49,6 +49,8 @@ def harness_images() -> dict:
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: where run_playbook keeps each run's output (SFOPS_E2E_RUN_LOGS overrides)
+RUN_LOG_DIR = os.environ.get("SFOPS_E2E_RUN_LOGS", "/tmp/sfops-e2e-runs")
 
 
 def run_playbook(playbook, *extra, timeout=900, inventory=None):
@@ -61,6 +63,11 @@ def run_playbook(playbook, *extra, timeout=900, inventory=None):
                           cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     proc.stdout = ANSI.sub("", proc.stdout)
     proc.stderr = ANSI.sub("", proc.stderr)
+    # every run's whole output, for reading after a failure (assertion messages carry only excerpts)
+    os.makedirs(RUN_LOG_DIR, exist_ok=True)
+    name = f"{time.strftime('%H%M%S')}-{os.path.basename(inventory or 'e2e')}-{playbook}.log"
+    with open(os.path.join(RUN_LOG_DIR, name), "w") as f:
+        f.write(" ".join(proc.args) + f"\nexit {proc.returncode}\n" + proc.stdout + "\n--- stderr ---\n" + proc.stderr)
     return proc
 
 

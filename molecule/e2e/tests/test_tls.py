@@ -40,8 +40,21 @@ def smoke_versions(output):
     return found
 
 
+def failed_tasks(stdout, context=40):
+    """The task headers and result lines of every failed task in an ansible-playbook output (what a failure
+    message must show first: the tail of a long run is mostly its recap)."""
+    lines = stdout.splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith(("fatal:", "failed:")) or "FAILED!" in line:
+            head = next((lines[j] for j in range(i, -1, -1) if lines[j].startswith("TASK [")), "")
+            out += [head] + lines[i:i + context] + ["..."]
+    return "\n".join(out)
+
+
 def passed(proc):
-    return proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    return proc.returncode == 0, (failed_tasks(proc.stdout) + "\n--- tail ---\n" + proc.stdout[-3000:]
+                                  + proc.stderr[-2000:])
 
 
 def test_every_node_has_its_party_certificate_and_the_peers_cas(servers, server_vars):
@@ -131,7 +144,7 @@ def test_two_organisations_each_deploying_its_own_servers(organisations, servers
     with ThreadPoolExecutor(max_workers=2) as pool:
         runs = dict(zip(names, pool.map(lambda p: org_playbook(organisations[p], "site.yml"), names)))
     for party, proc in runs.items():
-        assert passed(proc)[0], (party, passed(proc)[1])
+        assert passed(proc)[0], f"party {party}:\n{passed(proc)[1]}"
         touched = set(re.findall(r"^(\S+)\s+: ok=", proc.stdout, re.M)) - {"localhost"}
         assert touched == set(parties(server_vars)[party]), (party, touched)
 
@@ -140,7 +153,7 @@ def test_two_organisations_each_deploying_its_own_servers(organisations, servers
     with ThreadPoolExecutor(max_workers=2) as pool:
         runs = dict(zip(names, pool.map(lambda p: org_playbook(organisations[p], "smoke.yml", *args), names)))
     for party, proc in runs.items():
-        assert passed(proc)[0], (party, passed(proc)[1])
+        assert passed(proc)[0], f"party {party}:\n{passed(proc)[1]}"
         versions = smoke_versions(proc.stdout)
         assert set(versions) == {party}, (party, versions)   # each checked its own party's results, over TLS
         head = [n for n in parties(server_vars)[party] if n in heads(server_vars)][0]
