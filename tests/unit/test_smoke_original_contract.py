@@ -79,3 +79,25 @@ def test_written_lists_the_nodes_whose_output_holds_the_intersection():
 def test_e2e_runs_it():
     with open(os.path.join(ROOT, 'molecule', 'e2e', 'tests', 'test_node.py')) as handle:
         assert 'smoke_original_contract=true' in handle.read()
+
+
+@pytest.mark.parametrize('stdout, unpublished, count', [
+    # the worker's report: the nested result, its task_metadata naming an output written on another node
+    ('{"ok": true, "ids": [1], "events": 2, "result": {"result": {"intersection_count": 80}, '
+     '"task_metadata": {"unpublished": ["/app/data/smoke/alice-original.csv"]}}}',
+     ['/app/data/smoke/alice-original.csv'], '80'),
+    ('{"ok": false, "problems": ["timeout"], "result": "TimeoutError: no result"}', [], '?'),   # an error string
+    ('', [], '?'),                                                                               # no output at all
+])
+def test_report_messages_render_whatever_the_report(stdout, unpublished, count):
+    """Both messages and the unpublished list render for a worker report, an error string and no output: the
+    check fails with its message instead of crashing on an undefined key."""
+    check = task("check the orchestrator's")
+    variables = dict(check['vars'], _smoke_orig_run={'rc': 0, 'stdout': stdout, 'stderr': ''},
+                     _smoke_orig_file={'rc': 0})
+    t = templar('alice-1', node_data_container_dir='/app/data', _smoke_party='alice', **variables)
+    assert t.template(trust('{{ _smoke_orig_unpublished }}')) == unpublished
+    success = t.template(trust(check['ansible.builtin.assert']['success_msg']))
+    assert 'intersection_count %s,' % count in success, success
+    failure = t.template(trust(check['ansible.builtin.assert']['fail_msg']))
+    assert failure.startswith("party 'alice': the original orchestrator's checks failed"), failure

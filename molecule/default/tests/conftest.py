@@ -65,7 +65,9 @@ def run_playbook(playbook, *extra, timeout=900, inventory=None):
     proc.stderr = ANSI.sub("", proc.stderr)
     # every run's whole output, for reading after a failure (assertion messages carry only excerpts)
     os.makedirs(RUN_LOG_DIR, exist_ok=True)
-    name = f"{time.strftime('%H%M%S')}-{os.path.basename(inventory or 'e2e')}-{playbook}.log"
+    # an organisation's own inventory (its party's name), else the scenario's
+    source = os.path.basename(inventory) if inventory else os.environ.get("MOLECULE_SCENARIO_NAME", "scenario")
+    name = f"{time.strftime('%H%M%S')}-{source}-{playbook}.log"
     with open(os.path.join(RUN_LOG_DIR, name), "w") as f:
         f.write(" ".join(proc.args) + f"\nexit {proc.returncode}\n" + proc.stdout + "\n--- stderr ---\n" + proc.stderr)
     return proc
