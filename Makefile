@@ -38,10 +38,34 @@ $(VENV)/.installed: requirements.txt | deps-venv
 
 venv: $(VENV)/.installed ## the pinned controller tooling in .venv
 
-test: deps unit lint sanity install-check worker-test molecule molecule-e2e ## everything CI runs (README's test command)
+# Everything CI runs, in two lanes at once that share nothing but the machine: the host lane (no Docker: unit, lint,
+# sanity, install-check, the worker's tests with their own Ray clusters on 127.0.0.x) and the harness lane (Docker:
+# molecule default, then molecule e2e). Most of the harness lane's time is waiting (servers booting, image copies,
+# health gates), so the lanes overlap instead of adding up. Each lane runs its targets one after the other; every
+# line is prefixed with its lane. TEST_LANES=serial: one target after the other, as before (for debugging).
+TEST_LANES ?= parallel
+TEST_HOST_TARGETS := unit lint sanity install-check worker-test
+TEST_HARNESS_TARGETS := molecule molecule-e2e
+.PHONY: test-lane-host test-lane-harness
+ifeq ($(TEST_LANES),serial)
+test: deps venv $(TEST_HOST_TARGETS) $(TEST_HARNESS_TARGETS) ## everything CI runs (README's test command)
+else
+test: deps venv harness-engine ## everything CI runs (README's test command)
+	@echo ">>> test: two lanes at once - [host] $(TEST_HOST_TARGETS) | [harness] $(TEST_HARNESS_TARGETS)"
+	$(MAKE) --no-print-directory -j2 test-lane-host test-lane-harness
+endif
 
+test-lane-host test-lane-harness: test-lane-%:
+	@set -o pipefail; start=$$SECONDS; \
+	  $(MAKE) --no-print-directory -j1 $(TEST_$(shell echo $* | tr a-z A-Z)_TARGETS) 2>&1 \
+	  | sed -u -e '/-j1 forced in submake/d' -e 's/^/[$*] /'; \
+	  rc=$$?; echo "[$*] >>> lane $* finished (exit $$rc) in $$((SECONDS - start)) s"; exit $$rc
+
+# Most of the unit suite's time is real ansible-playbook runs (one CPU each): one pytest-xdist worker per CPU, a test
+# file's tests on one worker (module-scoped fixtures such as a test Redis are made once). UNIT_JOBS=0: no workers.
+UNIT_JOBS ?= auto
 unit: venv deps-unit ## pytest unit tests (plan, validation, plugins, controller-only playbooks)
-	$(VENV)/bin/python -m pytest tests/unit -q
+	$(VENV)/bin/python -m pytest tests/unit -q -n $(UNIT_JOBS) --dist loadfile
 
 lint: venv ## ansible-lint, production profile
 	$(VENV)/bin/ansible-lint --nocolor

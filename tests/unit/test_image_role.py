@@ -87,7 +87,8 @@ def test_dockerfile_debian_base():
     # (redis + kombu's Redis transport: redis-py needs async-timeout on Debian 12's Python 3.11.2)
     imports = "python3 -c 'import secretflow, spu, fed, sfworker, cryptography.x509, redis, kombu.transport.redis'"
     for check in ('ray --version', 'ray start --help >/dev/null', imports,
-                  'sfworker --help >/dev/null', 'supervisord --version', 'redis-server --version'):
+                  'sfworker --help >/dev/null', 'python3 -m sfworker.selftest', 'supervisord --version',
+                  'redis-server --version'):
         assert check in runs, check
     assert ('ENV', 'LANG=C.UTF-8 PATH=/opt/sf/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin') in ins
     assert ('ENTRYPOINT', '["/usr/bin/tini", "--"]') in ins

@@ -3,6 +3,7 @@
     sfworker [--config FILE] worker [--concurrency N] [--loglevel LEVEL]
     sfworker [--config FILE] healthcheck [--timeout S] [--json]
     sfworker [--config FILE] check-config
+    sfworker selftest [--json]
     sfworker [--config FILE] tls-probe --party bob [--link fed|spu] [--slot K | --port N] [--no-cert | --stranger | --cert X --key Y]
     sfworker [--config FILE] tls-listen --port N [--seconds S] [--count N]
     sfworker [--config FILE] tls-info
@@ -101,6 +102,12 @@ def cmd_check_config(args) -> int:
     return 0
 
 
+def cmd_selftest(args) -> int:
+    from .selftest import main as selftest_main
+
+    return selftest_main(["--json"] if args.json else [])
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="sfworker", description="SecretFlow worker (Celery + SecretFlow production mode)")
     ap.add_argument("--config", help="config file (default: $SFWORKER_CONFIG or /etc/sfworker/config.yml)")
@@ -118,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check-config", help="validate the config file and print it (password redacted)")
     c.set_defaults(func=cmd_check_config)
+
+    st = sub.add_parser("selftest", help="import every registered task type's SecretFlow modules (no config needed)")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_selftest)
 
     from .submit import add_submit_parser
     from .tlscli import add_tls_parsers

@@ -226,6 +226,7 @@ def build_job_spec(cfg: WorkerConfig, task_request_id: Any, task_params: Any) ->
     ctx = ValidationContext(cfg)
     norm_cfg, parties = task_type.validate(dict(task_config), ctx)
     parties = sorted(parties)
+    needs_spu = task_type.job_needs_spu(norm_cfg)
 
     # ---- slot
     slot_src = "sha256(task_request_id) % job_slots"
@@ -279,7 +280,7 @@ def build_job_spec(cfg: WorkerConfig, task_request_id: Any, task_params: Any) ->
     rc_over = spu_config.get("runtime_config")
     runtime_config.update(_task_runtime_config({} if rc_over is None else rc_over, cfg.spu_protocols))
     need = _topology.SPU_PROTOCOL_PARTIES.get(runtime_config["protocol"])
-    if task_type.needs_spu and need is not None and len(parties) != need:
+    if needs_spu and need is not None and len(parties) != need:
         raise ParamsError(f"SPU protocol {runtime_config['protocol']} runs with exactly {need} parties, this job has "
                           f"{len(parties)} ({', '.join(parties)}): choose another one in "
                           f"task_params.spu_config.runtime_config.protocol (allowed: {', '.join(cfg.spu_protocols)})")
@@ -306,7 +307,7 @@ def build_job_spec(cfg: WorkerConfig, task_request_id: Any, task_params: Any) ->
         "task_request_id": task_request_id,
         "task_type": task_type.name,
         "task_config": norm_cfg,
-        "needs_spu": bool(task_type.needs_spu),
+        "needs_spu": needs_spu,
         "self_party": cfg.party,
         "node_id": cfg.node_id,
         "parties": parties,

@@ -35,6 +35,12 @@ def _confine(data_dir: str, path, what: str) -> str:
     return resolved
 
 
+def confine(data_dir: str, path, what: str) -> str:
+    """``path`` resolved under data_dir (symlinks and '..' resolved); whether it exists is not checked (an input a
+    pipeline's earlier step writes, sfworker.tasks.pipeline)."""
+    return _confine(data_dir, path, what)
+
+
 def resolve_input(data_dir: str, path, what: str) -> str:
     """Resolve an input file under data_dir; it must exist and be a regular file."""
     resolved = _confine(data_dir, path, what)

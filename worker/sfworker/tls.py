@@ -222,6 +222,12 @@ def prepare_job_tls(tls: Mapping[str, Any], peers: Sequence[str], bundle_dir: st
     not_after = check_own_files(own["cert"], own["key"], now=now)
     cas = read_peer_cas(tls, peers)
     text = "".join(cas[p] for p in sorted(cas))
+    if not text:
+        # A job of one party (no peer: an evaluation on the receiver's own predictions, #14) trusts no other
+        # party. The bundle must still load (RayFed's receiver and the check on the Ray head read it): it holds
+        # this party's own certificate, which no other party's certificate chains to.
+        with open(own["cert"], "r", encoding="ascii") as f:
+            text = f.read()
     path = bundle_path(bundle_dir, text)
     prune_bundles(bundle_dir)
     try:

@@ -97,11 +97,14 @@ def test_smoke_job_passes():
     """This project's jobs, then (#13) the original SecretFlow Worker's orchestrator in each party's head container:
     hello/ping/echo/health and a cluster-mode PSI with its own ids per party, /app/data paths (the scenario's
     node_data_container_dir), the nested result, RUNNING -> SUCCESS events and the output files - in the same run,
-    on the same deployment."""
-    proc = run_playbook("smoke.yml", "-e", "smoke_original_contract=true")
+    on the same deployment. And (#14) the DAG standard_scaler -> ss_lr -> ss_lr_predict -> biclassification_eval as
+    one pipeline job sent with Celery send_task to both parties, each step reading the previous step's files from
+    the party's shared data directory (alice's two servers), the AUC checked at the label party."""
+    proc = run_playbook("smoke.yml", "-e", "smoke_original_contract=true", "-e", "smoke_dag=true")
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     assert "sum correct" in proc.stdout and "psi correct" in proc.stdout
     assert proc.stdout.count("original contract correct") == 2, proc.stdout[-6000:]
+    assert proc.stdout.count("DAG correct") == 2, proc.stdout[-6000:]
 
 
 def ray_node_ids(server, ray_address, node_id):

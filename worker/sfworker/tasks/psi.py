@@ -49,6 +49,7 @@ CURVES = ("CURVE_25519", "CURVE_FOURQ", "CURVE_SM2", "CURVE_SECP256K1")
 @register_task("psi")
 class PsiTask(TaskType):
     needs_spu = True
+    sf_modules = ("secretflow.device.device.spu",)  # SPU.psi_csv
     allowed_keys = (
         "keys", "input_paths", "output_paths", "receiver_party", "protocol", "sort",
         "precheck_input", "broadcast_result", "curve_type", "bucket_size", "overwrite",

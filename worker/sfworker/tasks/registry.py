@@ -15,6 +15,10 @@ A task type has two halves:
   ``rt.parties``). It returns a JSON-serialisable dict that is merged into the task result.
   Functions sent to PYU/SPU should be closures defined inside ``run`` (cloudpickle ships them
   by value, so Ray worker processes do not need to import sfworker).
+
+Every task type declares ``sf_modules``: the SecretFlow modules its ``run`` imports (a tuple of dotted names; ``()``
+if it needs none). ``python -m sfworker.selftest`` (the image build runs it) imports each of them, and fails for a
+type that does not declare the attribute.
 """
 
 from __future__ import annotations
@@ -63,6 +67,9 @@ class ValidationContext:
 
     # ---- helpers shared by task types -------------------------------------------------
 
+    #: a job's parties must include this party; a pipeline's step need not (sfworker.tasks.pipeline)
+    require_self_party: ClassVar[bool] = True
+
     def check_parties(self, parties: Iterable[str], what: str, min_parties: int = 2) -> List[str]:
         parties = list(parties)
         unknown = [p for p in parties if p not in self.config.parties]
@@ -73,7 +80,7 @@ class ValidationContext:
             )
         if len(parties) < min_parties:
             raise ParamsError(f"{what}: needs at least {min_parties} parties, got {len(parties)}")
-        if self.self_party not in parties:
+        if self.require_self_party and self.self_party not in parties:
             raise ParamsError(f"{what}: this party {self.self_party!r} is not part of the job (parties: {', '.join(parties)})")
         return sorted(parties)
 
@@ -118,6 +125,14 @@ class TaskType(ABC):
     needs_spu: ClassVar[bool] = True
     #: keys allowed in task_config besides task_type / job_slot (None: do not check)
     allowed_keys: ClassVar[Sequence[str] | None] = None
+    #: the SecretFlow modules run() imports, e.g. ("secretflow.ml.linear.ss_sgd",); () if none. None (undeclared)
+    #: fails the self-test (python -m sfworker.selftest)
+    sf_modules: ClassVar[Tuple[str, ...] | None] = None
+
+    def job_needs_spu(self, cfg: Dict[str, Any]) -> bool:
+        """Whether the job (normalized task_config ``cfg``) creates the SPU device: the type's needs_spu unless the
+        config decides (a pipeline needs it if one of its steps does)."""
+        return bool(self.needs_spu)
 
     @abstractmethod
     def validate(self, task_config: Dict[str, Any], ctx: ValidationContext) -> Tuple[Dict[str, Any], List[str]]:

@@ -20,6 +20,7 @@ from ..errors import ParamsError
 @register_task("secure_sum")
 class SecureSumTask(TaskType):
     needs_spu = True
+    sf_modules = ("secretflow.device.device.pyu", "secretflow.device.device.spu")
     allowed_keys = ("input_paths", "column")
 
     def validate(self, task_config: Dict[str, Any], ctx: ValidationContext) -> Tuple[Dict[str, Any], List[str]]:
