@@ -16,7 +16,10 @@ A managed party whose head is in the play gets a temporary listener (``sfworker 
 certificate and the peers' CAs) on each of those ports for the time of the checks; a port already in use (a job
 holds slot 0: tls-listen exit 1) is answered by the job's own listener, which is probed instead. Parties with no
 listener of ours (foreign parties, managed parties whose head is outside the play) are checked only where something
-answers: "nothing answers" (exit 3) there is "not checked", not a failure.
+answers: "nothing answers" (exit 3) there is "not checked", not a failure. Wherever a reachability listener of a
+concurrent site.yml/verify.yml preflight answers instead (exit 4: its banner line, no TLS), the probe retries within
+its wait and then reports "not checked" too: that is no verdict about the party's TLS. A plaintext server that is
+not one of those listeners stays a failure.
 
 Standard library only; no ansible import (the filter and the action plugin wrap it).
 """
@@ -40,7 +43,7 @@ CLIENT_WORDS = {
 }
 HEADINGS = {'none': 'no certificate', 'stranger': 'unknown CA', 'own': 'own certificate'}
 # tls-probe exit codes (worker/sfworker/tlscli.py)
-PROBE_RC = {0: 'accepted', 1: 'refused', 3: 'no answer'}
+PROBE_RC = {0: 'accepted', 1: 'refused', 3: 'no answer', 4: 'preflight listener'}
 # tls-listen exit codes
 LISTEN_RC = {0: 'listened', 1: 'busy'}
 DEFAULTS = {
@@ -185,6 +188,13 @@ def probe_outcome(check, result, listener=None):
         return {'cell': 'ERROR', 'problem': '%s: %s - sfworker tls-probe exit %s: %s'
                                             % (where, words, result['rc'], _first_line(result.get('stderr'))),
                 'note': None}
+    if got == 'preflight listener':
+        # another run's reachability preflight holds the port for a few seconds (two organisations' site.yml at
+        # the same time): no verdict about TLS, whoever listens normally
+        return {'cell': 'not checked', 'problem': None,
+                'note': "%s: a reachability listener of %s's preflight answers there (its site.yml or verify.yml "
+                        "is probing its ports): not checked - run verify.yml again when it is done"
+                        % (where, check['target'])}
     if got == 'no answer' and not check['listener']:
         return {'cell': 'not checked', 'problem': None,
                 'note': '%s: nothing answers (no listener there now): not checked' % where}

@@ -317,7 +317,7 @@ def wait_for_peers(spec: Dict[str, Any], timeout_s: float, job_tls: Optional[Job
         if verdicts is None:  # still retrying: somebody never answered
             known = probe.partial()
             verdicts = {p: known.get(p) or {"kind": "unreachable", "detail": "nothing answered"} for p in addrs}
-        bad = {p: v for p, v in verdicts.items() if v["kind"] not in ("ok", "unreachable")}
+        bad = {p: v for p, v in verdicts.items() if v["kind"] not in ("ok",) + tlsprobe.RETRY_KINDS}
         if bad:
             # keep our receiver up a little: the peer's own probe then sees its side of this failure
             time.sleep(max(0.0, min(LINGER_AFTER_FAILURE_S, end - time.monotonic())))

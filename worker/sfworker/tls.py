@@ -263,4 +263,6 @@ def describe_failure(party: str, address: str, link: str, kind: str, detail: str
     }.get(kind, f"{kind}: {detail}")
     if kind == "unreachable":
         return f"peer party {party!r} at {address} ({link}): nothing answers ({detail})"
+    if kind == "preflight_listener":
+        return f"peer party {party!r} at {address} ({link}): not checked: {detail}"
     return f"peer party {party!r} at {address} ({link}): TLS failure: {means}"

@@ -7,9 +7,10 @@ another party's ports by hand or from verify.yml (docs/worker.md, "TLS between p
     sfworker [--config F] tls-info
 
 Exit codes - tls-probe: 0 the handshake completed both ways, 1 a TLS verdict (refused, unknown CA, name mismatch,
-...; "kind" says which), 3 nothing answered, 2 bad arguments/config/own files. tls-listen: 0 it listened for the
-whole time (whatever the clients did; see "connections"), 1 it could not listen (port in use), 2 bad
-arguments/config/own files. tls-info (this node's installed certificate: version, serial, not_after, days_left;
+...; "kind" says which), 3 nothing answered, 4 only a reachability listener of the party's running site.yml or
+verify.yml answered (no verdict; retried until --wait ran out), 2 bad arguments/config/own files. tls-listen: 0 it
+listened for the whole time (whatever the clients did; see "connections"), 1 it could not listen (port in use), 2
+bad arguments/config/own files. tls-info (this node's installed certificate: version, serial, not_after, days_left;
 for the status table): 0 read (or TLS off: "enabled": false), 1 no certificate installed or unreadable ("error").
 
 --stranger presents a certificate nobody trusts: a throwaway CA and a client certificate it signed (EC P-256,
@@ -36,7 +37,7 @@ from typing import Iterator, Optional, Tuple
 
 from . import _topology, tlsprobe
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_PREFLIGHT = 0, 1, 2, 3, 4
 
 
 def _fail(msg: str) -> int:
@@ -166,7 +167,8 @@ def _probe_and_report(args, peer, port: int, ca: str, cert: Optional[str], key: 
             args.party, address, "RayFed" if fed else "SPU", kind, verdict["detail"], ca, not_after),
     }
     print(json.dumps(out, indent=2))
-    return EXIT_OK if kind == "ok" else EXIT_UNREACHABLE if kind == "unreachable" else EXIT_REFUSED
+    exits = {"ok": EXIT_OK, "unreachable": EXIT_UNREACHABLE, "preflight_listener": EXIT_PREFLIGHT}
+    return exits.get(kind, EXIT_REFUSED)
 
 
 def cmd_tls_listen(args) -> int:

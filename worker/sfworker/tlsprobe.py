@@ -8,6 +8,9 @@ probe() returns ``(kind, detail)``; ``kind`` is one of KINDS:
 
     ok                the handshake completed both ways (our certificate was accepted too)
     unreachable       nothing answers at that address (not up yet, refused, no route): worth retrying
+    preflight_listener  a reachability listener of this collection answers there (``port_listener``: the party's
+                      site.yml/verify.yml is probing its ports right now; it writes a banner line and closes within
+                      minutes): not a verdict about TLS, worth retrying
     unknown_ca        the peer's certificate is not signed by a CA in our CA file
     name_mismatch     the peer's certificate does not name the host we dialled (SAN; CN is never used)
     expired / not_yet_valid / bad_purpose (EKU lacks serverAuth) / name_constraint
@@ -30,8 +33,8 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-KINDS = ("ok", "unreachable", "unknown_ca", "name_mismatch", "expired", "not_yet_valid", "bad_purpose",
-         "name_constraint", "peer_rejected_us", "tls_error")
+KINDS = ("ok", "unreachable", "preflight_listener", "unknown_ca", "name_mismatch", "expired", "not_yet_valid",
+         "bad_purpose", "name_constraint", "peer_rejected_us", "tls_error")
 
 # OpenSSL X509 verify codes (x509_vfy.h) -> kind
 _UNKNOWN_CA_CODES = {2, 18, 19, 20, 21, 27}  # unable to get issuer / self-signed / untrusted
@@ -47,6 +50,11 @@ _REJECT_ALERTS = {
     "TLSV13_ALERT_CERTIFICATE_REQUIRED": "it requires a client certificate",
     "PEER_DID_NOT_RETURN_A_CERTIFICATE": "it requires a client certificate",
 }
+# kinds that say nothing about the peer's TLS yet: probe_until retries them
+RETRY_KINDS = ("unreachable", "preflight_listener")
+# the first word of the line the collection's reachability listeners write (plugins/modules/port_listener.py,
+# option banner; its default, which the reachability role uses): "sfops-listener <hostname> <port>"
+LISTENER_BANNER = "sfops-listener"
 # HTTP/2 connection preface + an empty SETTINGS frame: a gRPC server answers it with its SETTINGS
 H2_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + H2_SETTINGS
@@ -112,19 +120,50 @@ def probe(host: str, port: int, ca_file: str, cert_file: Optional[str] = None, k
     except ssl.SSLError as e:
         if e.reason in _REJECT_ALERTS:
             return "peer_rejected_us", _REJECT_ALERTS[e.reason]
-        return "tls_error", f"{e.reason or type(e).__name__}: {e}"
+        return _plaintext_verdict(host, port, timeout, f"{e.reason or type(e).__name__}: {e}")
     except (ConnectionResetError, BrokenPipeError, socket.timeout, OSError) as e:
-        return "tls_error", f"{type(e).__name__} during the handshake (a plaintext server? a middlebox?)"
+        return _plaintext_verdict(host, port, timeout,
+                                  f"{type(e).__name__} during the handshake (a plaintext server? a middlebox?)")
+
+
+def listener_banner(host: str, port: int, timeout: float = 2.0) -> Optional[str]:
+    """The banner line a reachability listener (``LISTENER_BANNER <hostname> <port>``) writes on host:port, or None
+    when whatever answers there is not one. A TLS server never speaks first, so a line that arrives unasked, names
+    this port and starts with our banner word is one of ours."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            raw.settimeout(timeout)
+            data = b""
+            while b"\n" not in data and len(data) < 512:
+                chunk = raw.recv(512)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        return None
+    words = data.decode("utf-8", "replace").strip().split()
+    if len(words) == 3 and words[0] == LISTENER_BANNER and words[2] == str(port):
+        return " ".join(words)
+    return None
+
+
+def _plaintext_verdict(host: str, port: int, timeout: float, detail: str) -> Tuple[str, str]:
+    """A handshake that failed without a TLS alert: one of our reachability listeners (retry later), else tls_error."""
+    banner = listener_banner(host, port, timeout=max(0.5, min(1.0, timeout)))
+    if banner:
+        return "preflight_listener", (f"a reachability listener answers ({banner!r}): that party's site.yml or "
+                                      f"verify.yml is probing its ports; they close when its probes end")
+    return "tls_error", detail
 
 
 def probe_until(targets: Dict[str, Tuple[str, int]], deadline_s: float, ca_files: Dict[str, str],
                 cert_file: Optional[str], key_file: Optional[str], check_hostname: bool = True,
                 alpn: Optional[Sequence[str]] = ("h2",), interval_s: float = 0.5,
                 state: Optional[Dict[str, Dict[str, Any]]] = None) -> Dict[str, Dict[str, Any]]:
-    """Probe every target (name -> (host, port)) in parallel, retrying only "unreachable", until each has a
-    verdict or ``deadline_s`` seconds passed. Returns as soon as one target has a verdict other than ok and
-    unreachable (fail fast), or all are ok. name -> {kind, detail, attempts, seconds}; a target still
-    unreachable at the end keeps kind "unreachable" and its last detail. ``state``: a dict kept up to date
+    """Probe every target (name -> (host, port)) in parallel, retrying only RETRY_KINDS ("unreachable",
+    "preflight_listener"), until each has a verdict or ``deadline_s`` seconds passed. Returns as soon as one target
+    has a verdict other than ok and those (fail fast), or all are ok. name -> {kind, detail, attempts, seconds}; a
+    target still without a verdict at the end keeps its last kind and detail. ``state``: a dict kept up to date
     while it runs (for a caller that stops waiting earlier)."""
     t0 = time.monotonic()
     end = t0 + deadline_s
@@ -146,9 +185,9 @@ def probe_until(targets: Dict[str, Tuple[str, int]], deadline_s: float, ca_files
                 r = out[name]
                 r.update(kind=kind, detail=detail, attempts=r["attempts"] + 1,
                          seconds=round(time.monotonic() - t0, 3))
-                if kind != "unreachable" and (kind != "ok" or all(v["kind"] == "ok" for v in out.values())):
+                if kind not in RETRY_KINDS and (kind != "ok" or all(v["kind"] == "ok" for v in out.values())):
                     decided.set()
-            if kind != "unreachable" or decided.is_set() or time.monotonic() + interval_s >= end:
+            if kind not in RETRY_KINDS or decided.is_set() or time.monotonic() + interval_s >= end:
                 return
             time.sleep(interval_s)
 

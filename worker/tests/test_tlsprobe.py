@@ -144,6 +144,93 @@ def test_plaintext_server_is_a_tls_error(pki):
     assert kind == "tls_error" and "WRONG_VERSION_NUMBER" in detail, detail
 
 
+class BannerServer:
+    """A reachability listener as plugins/module_utils/_daemon.py runs it: every connection gets one line
+    ``<banner> <hostname> <port>`` unasked, then the connection is closed."""
+
+    def __init__(self, line=None, port=None):
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind((HOST, port or 0))
+        self.srv.listen(16)
+        self.port = self.srv.getsockname()[1]
+        self.line = line if line is not None else f"sfops-listener alice-1 {self.port}\n".encode()
+        self.srv.settimeout(0.1)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                continue
+            try:
+                c.sendall(self.line)
+            except OSError:
+                pass
+            c.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(2)
+        self.srv.close()
+
+
+def test_a_reachability_listener_is_no_tls_verdict_but_worth_retrying(pki):
+    srv = BannerServer()
+    try:
+        kind, detail = alice_probe(pki, srv.port)
+    finally:
+        srv.close()
+    assert kind == "preflight_listener" and f"'sfops-listener alice-1 {srv.port}'" in detail, (kind, detail)
+    assert "preflight_listener" in tlsprobe.KINDS and "preflight_listener" in tlsprobe.RETRY_KINDS
+
+
+@pytest.mark.parametrize("line", [
+    b"sfops-listener alice-1 1\n",                 # names another port
+    b"something-else alice-1 {port}\n",            # not our banner word
+    b"SSH-2.0-OpenSSH_9.6\r\n",
+])
+def test_a_plaintext_server_that_is_not_our_listener_stays_a_tls_error(pki, line):
+    port = free_port(HOST)
+    srv = BannerServer(line.replace(b"{port}", str(port).encode()), port=port)
+    try:
+        kind, detail = alice_probe(pki, srv.port)
+    finally:
+        srv.close()
+    assert kind == "tls_error", (kind, detail)
+
+
+def test_probe_until_retries_while_a_reachability_listener_holds_the_port(pki):
+    """Another organisation's site.yml preflight holds the port for a while, then the real (TLS) server is
+    there: the probe reports the TLS verdict, not the listener."""
+    port = free_port(HOST)
+    srv = BannerServer(port=port)
+
+    def swap():
+        time.sleep(1.0)
+        srv.close()
+        tlsprobe.listen(HOST, port, *pki["bob"], pki["alice_ca"], 5, count=1)
+
+    threading.Thread(target=swap, daemon=True).start()
+    v = tlsprobe.probe_until({"bob": (HOST, port)}, 10, {"bob": pki["bob_ca"]}, *pki["alice"], interval_s=0.2)
+    assert v["bob"]["kind"] == "ok" and v["bob"]["attempts"] >= 2, v
+
+
+def test_probe_until_ends_on_the_listener_when_it_stays(pki):
+    srv = BannerServer()
+    t0 = time.monotonic()
+    try:
+        v = tlsprobe.probe_until({"bob": (HOST, srv.port)}, 1.0, {"bob": pki["bob_ca"]}, *pki["alice"],
+                                 interval_s=0.2)
+    finally:
+        srv.close()
+    assert v["bob"]["kind"] == "preflight_listener" and v["bob"]["attempts"] >= 2, v
+    assert time.monotonic() - t0 < 4
+
+
 def test_our_own_bad_files_raise_instead_of_blaming_the_peer(pki):
     import ssl
 

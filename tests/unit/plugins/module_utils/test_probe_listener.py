@@ -490,3 +490,33 @@ def test_describe_unknown_and_container_holders():
 ])
 def test_conflicts(bind, holder, conflict):
     assert listener._conflicts(bind, holder) is conflict
+
+
+def _worker_tlsprobe():
+    """worker/sfworker/tlsprobe.py (standard library only) loaded by path: the worker is its own package."""
+    import importlib.util
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))))
+    spec = importlib.util.spec_from_file_location('_sfworker_tlsprobe',
+                                                  os.path.join(root, 'worker', 'sfworker', 'tlsprobe.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_workers_tls_probe_recognises_these_listeners(state_dir):
+    """verify.yml's TLS probe (sfworker tls-probe) must tell a reachability listener of a concurrent preflight from
+    a plaintext server: it knows their banner word and line, which must be the module's default and the daemon's."""
+    from ansible_collections.sfops.secretflow.plugins.modules import port_listener as module
+
+    tlsprobe = _worker_tlsprobe()
+    assert 'default: %s' % tlsprobe.LISTENER_BANNER in module.DOCUMENTATION
+    ports = free_ports(1)
+    state_file = os.path.join(state_dir, 'tlsprobe.json')
+    listener.start_listeners(ports, LOCAL, tlsprobe.LISTENER_BANNER, 30, state_file)
+    try:
+        assert tlsprobe.listener_banner(LOCAL, ports[0]) == '%s %s %d' % (tlsprobe.LISTENER_BANNER, HOSTNAME,
+                                                                         ports[0])
+    finally:
+        listener.stop_listeners(state_file)
+    assert tlsprobe.listener_banner(LOCAL, ports[0], timeout=0.5) is None   # nothing there any more

@@ -37,7 +37,8 @@ CAROL = {'carol': {'external_ip': '10.0.0.31', 'fed_port': 29000, 'spu_port': 29
 
 def exec_result(check, rc, **out):
     """What docker_container_exec registers for one tls-probe run of the loop."""
-    stdout = json.dumps(dict({'kind': {0: 'ok', 1: 'peer_rejected_us', 3: 'unreachable'}.get(rc, 'x'),
+    stdout = json.dumps(dict({'kind': {0: 'ok', 1: 'peer_rejected_us', 3: 'unreachable',
+                                        4: 'preflight_listener'}.get(rc, 'x'),
                               'message': 'ok' if rc == 0 else 'peer party: some failure'}, **out))
     return {'item': check, 'rc': rc, 'stdout': stdout, 'stderr': '', 'failed': rc != 0}
 
@@ -242,6 +243,35 @@ def test_a_foreign_party_where_nothing_answers_is_not_checked_but_a_wrong_verdic
     problems = tv.report(checks, probes, listeners)['problems']
     assert len(problems) == 2 and 'unknown CA (--stranger) was accepted' in problems[0]
     assert "alice's own certificate was refused" in problems[1] and "holds that port" in problems[1]
+
+
+def test_another_runs_preflight_listener_is_not_checked_for_every_client_but_plaintext_fails():
+    """Two organisations' site.yml at once: bob's verify probes alice's fed port while alice's preflight has a
+    reachability listener there (tls-probe exit 4) - no verdict about alice's TLS, so not checked, not a failure;
+    any other plaintext server there is a TLS verdict (exit 1), and our own certificate refused fails."""
+    checks = tv.checks(build(), ['bob-1'])   # bob's organisation: alice is not in the play
+    probes, listeners = all_good(checks)
+    for client in tv.CLIENTS:
+        replace(probes['bob-1'], 'bob>alice:fed:%s' % client, **exec_result({}, 4))
+    rep = tv.report(checks, probes, listeners)
+    assert rep['problems'] == [], rep['problems']
+    assert ("bob -> alice fed at 10.0.0.11:19000: a reachability listener of alice's preflight answers there (its "
+            "site.yml or verify.yml is probing its ports): not checked - run verify.yml again when it is done") \
+        in rep['notes']
+    row = [line for line in rep['lines'] if line.startswith('bob') and 'alice:fed' in line][0]
+    assert row.split()[3:] == ['not', 'checked'] * 3
+    replace(probes['bob-1'], 'bob>alice:fed:own', **exec_result({}, 1, kind='tls_error'))
+    problems = tv.report(checks, probes, listeners)['problems']
+    assert len(problems) == 1 and "bob's own certificate was refused, must be accepted" in problems[0], problems
+
+
+def test_the_preflight_listener_on_a_managed_port_is_not_checked_either():
+    checks = tv.checks(build(), HOSTS)
+    probes, listeners = all_good(checks)
+    listeners['alice-1']['results'][0].update(rc=1, stdout='{"error": "OSError: [Errno 98] Address already in use"}')
+    replace(probes['bob-1'], 'bob>alice:fed:none', **exec_result({}, 4))
+    rep = tv.report(checks, probes, listeners)
+    assert rep['problems'] == [] and any("reachability listener of alice's preflight" in n for n in rep['notes'])
 
 
 def test_options_are_checked():
