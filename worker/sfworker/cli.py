@@ -3,6 +3,8 @@
     sfworker [--config FILE] worker [--concurrency N] [--loglevel LEVEL]
     sfworker [--config FILE] healthcheck [--timeout S] [--json]
     sfworker [--config FILE] check-config
+    sfworker [--config FILE] drain [--timeout S] [--poll S]
+    sfworker [--config FILE] undrain
     sfworker selftest [--json]
     sfworker [--config FILE] tls-probe --party bob [--link fed|spu] [--slot K | --port N] [--no-cert | --stranger | --cert X --key Y]
     sfworker [--config FILE] tls-listen --port N [--seconds S] [--count N]
@@ -94,6 +96,24 @@ def cmd_healthcheck(args) -> int:
     return 0 if report["ok"] else 1
 
 
+def cmd_drain(args) -> int:
+    """Stop this node's worker taking jobs and wait for the ones it holds (sfworker.drain); JSON on stdout."""
+    cfg = _load(args)
+    from .celery_app import create_app
+    from .drain import drain, undrain
+
+    app = create_app(cfg)
+    try:
+        if args.cmd == "undrain":
+            report = undrain(app, cfg.worker_name, cfg.queue)
+        else:
+            report = drain(app, cfg.worker_name, cfg.queue, timeout_s=args.timeout, poll_s=args.poll)
+    finally:
+        app.close()
+    print(json.dumps(report, indent=2))
+    return report["exit"]
+
+
 def cmd_check_config(args) -> int:
     cfg = _load(args)
     d = cfg.to_dict()
@@ -125,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check-config", help="validate the config file and print it (password redacted)")
     c.set_defaults(func=cmd_check_config)
+
+    d = sub.add_parser("drain", help="stop this node's worker taking jobs; wait for the jobs it holds "
+                                     "(exit 0 drained, 1 busy at --timeout, 3 no answer)")
+    d.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for running jobs (default 600)")
+    d.add_argument("--poll", type=float, default=2.0, help="seconds between checks (default 2)")
+    d.set_defaults(func=cmd_drain)
+    u = sub.add_parser("undrain", help="let this node's worker take jobs again (after drain, same container)")
+    u.set_defaults(func=cmd_drain)
 
     st = sub.add_parser("selftest", help="import every registered task type's SecretFlow modules (no config needed)")
     st.add_argument("--json", action="store_true")

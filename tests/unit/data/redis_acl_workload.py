@@ -4,7 +4,7 @@ Run by tests/unit/test_redis_acl.py with the worker's virtualenv (Celery, kombu,
 worker package on PYTHONPATH:  python redis_acl_workload.py PORT PASSWORD_FILE WORKDIR
 A real `sfworker worker` (Celery prefork pool: consumes, acks, restores unacked messages, binding sweeps), a real
 `sfworker submit` of the hello and health tasks (send_task, results over pub/sub), the status events (both channels),
-the job slot locks and the run-once records (sfworker/status.py, slots.py). Prints {"ok": true} and exits 0 when
+the job slot locks and the run-once records (sfworker/status.py, slots.py), `sfworker drain` and `undrain`. Prints {"ok": true} and exits 0 when
 every step worked.
 """
 
@@ -53,6 +53,13 @@ def main():
                     break
                 time.sleep(1)
             assert out and out['ok'], (task, proc.stdout, proc.stderr)
+        # sfworker drain / undrain (Celery remote control: cancel_consumer, inspect active/reserved, add_consumer)
+        for command, field, want in (('drain', 'drained', True), ('undrain', 'consuming', True)):
+            proc = subprocess.run(sfworker + ['--config', cfgfile, command, '--timeout', '10'] if command == 'drain'
+                                  else sfworker + ['--config', cfgfile, command],
+                                  capture_output=True, text=True, check=False, timeout=60)
+            assert proc.returncode == 0 and json.loads(proc.stdout)[field] is want, (command, proc.stdout,
+                                                                                     proc.stderr)
         client = redis.Redis.from_url(load_config(cfgfile).redis_url)
         status.publish(client, status.make_event('job-acl', 'alice', 'alice-head', status.RUNNING),
                        original=status.make_original_event(status.RUNNING, {'execution_id': 'job-acl'}, 'alice-head',
