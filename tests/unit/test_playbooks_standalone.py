@@ -123,6 +123,8 @@ def standalone_args(env, name):
         'tls-import.yml': ['-e', 'party=carol', '-e', 'ca_file=%s' % os.path.join(env.tls, 'alice', 'ca.pem')],
         # the other playbooks read the same TLS directory at the same time: only show what it would renew
         'rotate-certs.yml': ['--check'],
+        # confirmed on the command line (without it, it asks: test_teardown_asks_first)
+        'teardown.yml': ['-e', 'teardown_confirm=yes'],
     }.get(name, [])
 
 
@@ -142,6 +144,14 @@ def standalone_fixture(env):
 
 def test_every_playbook_is_tested():
     assert 'node.yml' in PLAYBOOKS and 'site.yml' in PLAYBOOKS and len(PLAYBOOKS) >= 12
+
+
+def test_teardown_asks_first(env):
+    """Without -e teardown_confirm=yes and nobody typing yes (no terminal here), nothing is touched."""
+    rc, out = env.run(os.path.join('playbooks', 'teardown.yml'), '-e', 'teardown_confirm=no')
+    assert rc == 2 and 'Not confirmed - nothing was removed' in out, out
+    assert 'PLAY [Tear down every server of the play]' not in out, out
+    assert all(row['unreachable'] == 0 and row['changed'] == 0 for row in recap(out).values()), out
 
 
 @pytest.mark.parametrize('name', PLAYBOOKS)

@@ -36,7 +36,7 @@ def status_play(registered, extra_vars=None):
     with open(os.path.join(ROOT, 'playbooks', 'status.yml')) as handle:
         boilerplate, play = yaml.safe_load(handle)
     keep = ('TLS settings', 'Summarise this node', 'Warn about a party certificate that expires soon (or has expired)',
-            'Status table')
+            'Status table', 'Write the status table to a file on the controller')
     tasks = [{'name': 'Registered results', 'ansible.builtin.set_fact': {
         '_status_container': RUNNING, '_status_ray': RAY,
         '_status_tls': "{{ _registered[inventory_hostname] | default({'skipped': True}) }}"},
@@ -96,3 +96,17 @@ def test_tls_off(tmp_path):
     rc, out = run(tmp_path, {}, '-e', '{"sf_tls_enabled": false}')
     assert rc == 0, out
     assert 'TLS between parties: OFF (sf_tls_enabled: false)' in out and 'TLS CERTIFICATE' not in out, out
+
+
+def test_the_table_written_to_a_file(tmp_path):
+    """-e status_file=...: the same table in a file on the controller (logs.yml puts it into its bundle)."""
+    target = tmp_path / 'status.txt'
+    rc, out = run(tmp_path, {'alice-1': tls_info('5f3e01', 364), 'bob-1': tls_info('a0b1', 12)},
+                  '-e', 'status_file=%s' % target)
+    assert rc == 0, out
+    text = target.read_text()
+    assert text.splitlines()[0].split() == ['PARTY', 'HOST', 'NODE', 'ID', 'ROLE', 'NODE', 'IP', 'EXTERNAL', 'HEALTH',
+                                            'RAY', 'NODES', 'ALIVE'], text
+    assert [line.split()[:2] for line in text.splitlines()[1:4]] == [['alice', 'alice-1'], ['alice', 'alice-2'],
+                                                                     ['bob', 'bob-1']], text
+    assert 'a0b1' in text and oct(target.stat().st_mode & 0o777) == '0o600'

@@ -515,8 +515,8 @@ def test_the_workers_tls_probe_recognises_these_listeners(state_dir):
     state_file = os.path.join(state_dir, 'tlsprobe.json')
     listener.start_listeners(ports, LOCAL, tlsprobe.LISTENER_BANNER, 30, state_file)
     try:
-        assert tlsprobe.listener_banner(LOCAL, ports[0]) == '%s %s %d' % (tlsprobe.LISTENER_BANNER, HOSTNAME,
-                                                                         ports[0])
+        expected = '%s %s %d' % (tlsprobe.LISTENER_BANNER, HOSTNAME, ports[0])
+        assert tlsprobe.listener_banner(LOCAL, ports[0]) == expected
     finally:
         listener.stop_listeners(state_file)
     assert tlsprobe.listener_banner(LOCAL, ports[0], timeout=0.5) is None   # nothing there any more

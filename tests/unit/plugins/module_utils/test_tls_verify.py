@@ -37,8 +37,8 @@ CAROL = {'carol': {'external_ip': '10.0.0.31', 'fed_port': 29000, 'spu_port': 29
 
 def exec_result(check, rc, **out):
     """What docker_container_exec registers for one tls-probe run of the loop."""
-    stdout = json.dumps(dict({'kind': {0: 'ok', 1: 'peer_rejected_us', 3: 'unreachable',
-                                        4: 'preflight_listener'}.get(rc, 'x'),
+    kinds = {0: 'ok', 1: 'peer_rejected_us', 3: 'unreachable', 4: 'preflight_listener'}
+    stdout = json.dumps(dict({'kind': kinds.get(rc, 'x'),
                               'message': 'ok' if rc == 0 else 'peer party: some failure'}, **out))
     return {'item': check, 'rc': rc, 'stdout': stdout, 'stderr': '', 'failed': rc != 0}
 
