@@ -125,6 +125,8 @@ def standalone_args(env, name):
         'rotate-certs.yml': ['--check'],
         # confirmed on the command line (without it, it asks: test_teardown_asks_first)
         'teardown.yml': ['-e', 'teardown_confirm=yes'],
+        # every server in one batch (one at a time, the play stops at the first unreachable one: test_restart_order)
+        'restart.yml': ['-e', 'restart_serial=100%'],
     }.get(name, [])
 
 
@@ -152,6 +154,26 @@ def test_teardown_asks_first(env):
     assert rc == 2 and 'Not confirmed - nothing was removed' in out, out
     assert 'PLAY [Tear down every server of the play]' not in out, out
     assert all(row['unreachable'] == 0 and row['changed'] == 0 for row in recap(out).values()), out
+
+
+@pytest.mark.parametrize('args, first', [
+    ((), 'alice-2'),                                    # party by party in inventory order, worker nodes first
+    (('-e', 'restart_parties=bob,alice'), 'bob-1'),     # the order given
+    (('--limit', 'alice-1,bob-1'), 'alice-1'),          # only the limited servers
+])
+def test_restart_order(env, args, first):
+    """One server at a time: the first one in the rolling order is the only one tried (unreachable here), then the
+    play stops - the others are untouched."""
+    rc, out = env.run(os.path.join('playbooks', 'restart.yml'), *args)
+    assert rc == 4, out
+    rows = recap(out)
+    assert [h for h in HOSTS if rows.get(h, {}).get('unreachable')] == [first], out
+
+
+def test_restart_refuses_an_unknown_party(env):
+    rc, out = env.run(os.path.join('playbooks', 'restart.yml'), '-e', 'restart_parties=alice,carol')
+    assert rc == 2 and 'restart_parties names carol: not a managed party of this inventory' in out, out
+    assert all(row['unreachable'] == 0 for row in recap(out).values()), out
 
 
 @pytest.mark.parametrize('name', PLAYBOOKS)
