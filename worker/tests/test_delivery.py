@@ -5,6 +5,7 @@ show both attempts. The job process is the fake interpreter of test_runner_execu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -46,11 +47,13 @@ def original_client(url):
     return app
 
 
-@pytest.fixture(scope="module")
-def worker(tmp_path_factory, redis_server):
+@contextlib.contextmanager
+def fake_worker(tmp, redis_url, job_sleep_s):
+    """A real `sfworker worker` (Celery prefork, concurrency 1) on ``redis_url`` (flushed first) whose jobs run the
+    fake interpreter of test_runner_execute.py, sleeping ``job_sleep_s`` in a "slow" job. Yields {app (a client
+    configured like the original's orchestrator), redis, work, log, proc, url, config}; stops the worker after."""
     import redis
 
-    tmp = tmp_path_factory.mktemp("delivery")
     data = tmp / "data"
     data.mkdir()
     (data / "alice.csv").write_text("id,x\n1,10\n")
@@ -60,23 +63,25 @@ def worker(tmp_path_factory, redis_server):
     fake.write_text(f"#!/bin/sh\nexec {sys.executable} {job} \"$@\"\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     work = tmp / "work"
-    cfg = base_config(str(data), redis_url=redis_server, work_dir=str(work), concurrency=1, slot_lock_ttl_s=3,
+    cfg = base_config(str(data), redis_url=redis_url, work_dir=str(work), concurrency=1, slot_lock_ttl_s=3,
                       job_timeout_s=60, slot_wait_timeout_s=30, peer_timeout_s=10)
     cfgfile = tmp / "worker.yml"
     cfgfile.write_text(yaml.safe_dump(cfg))
-    r = redis.Redis.from_url(redis_server)
+    r = redis.Redis.from_url(redis_url)
     r.flushdb()
     log = open(tmp / "worker.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-c", STARTER.format(worker_dir=WORKER_DIR, python=str(fake), config=str(cfgfile))],
-        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, FAKE_JOB_SLEEP="5"), start_new_session=True)
-    app = original_client(redis_server)
+        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, FAKE_JOB_SLEEP=str(job_sleep_s)),
+        start_new_session=True)
+    app = original_client(redis_url)
     try:
         deadline = time.monotonic() + 60
         while not app.control.ping(destination=["sfworker@alice-head"], timeout=1):
             assert proc.poll() is None, (tmp / "worker.log").read_text()
             assert time.monotonic() < deadline, (tmp / "worker.log").read_text()
-        yield {"app": app, "redis": r, "work": work, "log": tmp / "worker.log", "proc": proc, "url": redis_server}
+        yield {"app": app, "redis": r, "work": work, "log": tmp / "worker.log", "proc": proc, "url": redis_url,
+               "config": str(cfgfile)}
     finally:
         app.close()
         os.killpg(proc.pid, signal.SIGTERM)
@@ -87,6 +92,12 @@ def worker(tmp_path_factory, redis_server):
             proc.wait()
         log.close()
         r.close()
+
+
+@pytest.fixture(scope="module")
+def worker(tmp_path_factory, redis_server):
+    with fake_worker(tmp_path_factory.mktemp("delivery"), redis_server, 5) as w:
+        yield w
 
 
 def runs(work):

@@ -6,20 +6,14 @@ test_runner_execute.py (no Ray, no SecretFlow)."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import stat
 import subprocess
 import sys
 import time
 
 import pytest
-import yaml
 
-from helpers import base_config
 from sfworker import drain as drainlib
-from test_delivery import STARTER, WORKER_DIR, original_client
-from test_runner_execute import FAKE_JOB
+from test_delivery import WORKER_DIR, fake_worker
 
 WORKER = "sfworker@alice-head"
 QUEUE = "secretflow_queue"
@@ -27,44 +21,8 @@ QUEUE = "secretflow_queue"
 
 @pytest.fixture(scope="module")
 def worker(tmp_path_factory, redis_server):
-    import redis
-
-    tmp = tmp_path_factory.mktemp("drain")
-    data = tmp / "data"
-    data.mkdir()
-    (data / "alice.csv").write_text("id,x\n1,10\n")
-    job = tmp / "fakejob.py"
-    job.write_text(FAKE_JOB)
-    fake = tmp / "fakepython"
-    fake.write_text(f"#!/bin/sh\nexec {sys.executable} {job} \"$@\"\n")
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    cfg = base_config(str(data), redis_url=redis_server, work_dir=str(tmp / "work"), concurrency=1,
-                      slot_lock_ttl_s=3, job_timeout_s=60, slot_wait_timeout_s=30, peer_timeout_s=10)
-    cfgfile = tmp / "worker.yml"
-    cfgfile.write_text(yaml.safe_dump(cfg))
-    r = redis.Redis.from_url(redis_server)
-    r.flushdb()
-    log = open(tmp / "worker.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", STARTER.format(worker_dir=WORKER_DIR, python=str(fake), config=str(cfgfile))],
-        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, FAKE_JOB_SLEEP="4"), start_new_session=True)
-    app = original_client(redis_server)
-    try:
-        deadline = time.monotonic() + 60
-        while not app.control.ping(destination=[WORKER], timeout=1):
-            assert proc.poll() is None, (tmp / "worker.log").read_text()
-            assert time.monotonic() < deadline, (tmp / "worker.log").read_text()
-        yield {"app": app, "redis": r, "log": tmp / "worker.log", "config": str(cfgfile), "work": tmp / "work"}
-    finally:
-        app.close()
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
-        r.close()
+    with fake_worker(tmp_path_factory.mktemp("drain"), redis_server, 4) as w:
+        yield w
 
 
 def slow_job(app, request_id):
