@@ -125,6 +125,7 @@ def standalone_args(env, name):
         'rotate-certs.yml': ['--check'],
         # confirmed on the command line (without it, it asks: test_teardown_asks_first)
         'teardown.yml': ['-e', 'teardown_confirm=yes'],
+        'logs.yml': ['-e', 'logs_dest=%s' % os.path.join(env.path, 'logs')],
         # every server in one batch (one at a time, the play stops at the first unreachable one: test_restart_order)
         'restart.yml': ['-e', 'restart_serial=100%'],
     }.get(name, [])
