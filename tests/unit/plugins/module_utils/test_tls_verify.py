@@ -198,6 +198,16 @@ def test_a_head_without_results_and_errors_running_the_cli():
     assert len(rep['problems']) == 6 + 2 + 2
 
 
+def busy(results):
+    """The first listener of a head's async_status results could not bind (tls-listen exit 1: a job holds it)."""
+    results['results'][0].update(rc=1, stdout='{"error": "OSError: [Errno 98] Address already in use"}')
+
+
+def row(rep, source, target_link):
+    """The table row from ``source`` to ``target_link`` (e.g. 'carol:fed'), split into words."""
+    return [line for line in rep['lines'] if line.startswith(source) and target_link in line][0].split()
+
+
 def test_a_listener_that_could_not_start_is_a_problem():
     checks = tv.checks(build(), HOSTS)
     probes, listeners = all_good(checks)
@@ -210,7 +220,7 @@ def test_a_listener_that_could_not_start_is_a_problem():
 def test_a_busy_port_is_probed_as_it_is_and_a_job_refusing_our_certificate_is_only_a_note():
     checks = tv.checks(build(), HOSTS)
     probes, listeners = all_good(checks)
-    listeners['alice-1']['results'][0].update(rc=1, stdout='{"error": "OSError: [Errno 98] Address already in use"}')
+    busy(listeners['alice-1'])   # alice fed: a job holds slot 0
     replace(probes['bob-1'], 'bob>alice:fed:own', **exec_result({}, 1))
     rep = tv.report(checks, probes, listeners)
     assert rep['problems'] == []
@@ -236,8 +246,7 @@ def test_a_foreign_party_where_nothing_answers_is_not_checked_but_a_wrong_verdic
     assert rep['problems'] == []
     assert 'alice -> carol fed at 10.0.0.31:29000: nothing answers (no listener there now): not checked' \
         in rep['notes']
-    row = [line for line in rep['lines'] if line.startswith('alice') and 'carol:fed' in line][0]
-    assert row.split()[3:] == ['not', 'checked'] * 3
+    assert row(rep, 'alice', 'carol:fed')[3:] == ['not', 'checked'] * 3
     replace(probes['alice-1'], 'alice>carol:spu:stranger', **exec_result({}, 0))
     replace(probes['alice-1'], 'alice>carol:spu:own', **exec_result({}, 1))
     problems = tv.report(checks, probes, listeners)['problems']
@@ -258,8 +267,7 @@ def test_another_runs_preflight_listener_is_not_checked_for_every_client_but_pla
     assert ("bob -> alice fed at 10.0.0.11:19000: a reachability listener of alice's preflight answers there (its "
             "site.yml or verify.yml is probing its ports): not checked - run verify.yml again when it is done") \
         in rep['notes']
-    row = [line for line in rep['lines'] if line.startswith('bob') and 'alice:fed' in line][0]
-    assert row.split()[3:] == ['not', 'checked'] * 3
+    assert row(rep, 'bob', 'alice:fed')[3:] == ['not', 'checked'] * 3
     replace(probes['bob-1'], 'bob>alice:fed:own', **exec_result({}, 1, kind='tls_error'))
     problems = tv.report(checks, probes, listeners)['problems']
     assert len(problems) == 1 and "bob's own certificate was refused, must be accepted" in problems[0], problems
@@ -268,7 +276,7 @@ def test_another_runs_preflight_listener_is_not_checked_for_every_client_but_pla
 def test_the_preflight_listener_on_a_managed_port_is_not_checked_either():
     checks = tv.checks(build(), HOSTS)
     probes, listeners = all_good(checks)
-    listeners['alice-1']['results'][0].update(rc=1, stdout='{"error": "OSError: [Errno 98] Address already in use"}')
+    busy(listeners['alice-1'])   # alice fed: a job holds slot 0
     replace(probes['bob-1'], 'bob>alice:fed:none', **exec_result({}, 4))
     rep = tv.report(checks, probes, listeners)
     assert rep['problems'] == [] and any("reachability listener of alice's preflight" in n for n in rep['notes'])
