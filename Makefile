@@ -38,14 +38,16 @@ $(VENV)/.installed: requirements.txt | deps-venv
 
 venv: $(VENV)/.installed ## the pinned controller tooling in .venv
 
-# Everything CI runs, in two lanes at once that share nothing but the machine: the host lane (no Docker: unit, lint,
-# sanity, install-check, the worker's tests with their own Ray clusters on 127.0.0.x) and the harness lane (Docker:
-# molecule default, then molecule e2e). Most of the harness lane's time is waiting (servers booting, image copies,
-# health gates), so the lanes overlap instead of adding up. Each lane runs its targets one after the other; every
-# line is prefixed with its lane. TEST_LANES=serial: one target after the other, as before (for debugging).
+# Everything CI runs, in two lanes at once that share nothing but the machine: the host lane (unit, lint, sanity,
+# install-check, the worker's tests with their own Ray clusters on 127.0.0.x, then molecule default on its own
+# servers) and the harness lane (molecule e2e: the harness images, the whole deployment and the day-2 sequence on it).
+# Most of the harness lane's time is waiting (servers booting, image copies, health gates), so the lanes overlap
+# instead of adding up; molecule default runs last in the host lane, when the harness lane has built the harness
+# images long before (its own `make harness-images` then finds them cached). Each lane runs its targets one after the
+# other; every line is prefixed with its lane. TEST_LANES=serial: one target after the other (for debugging).
 TEST_LANES ?= parallel
-TEST_HOST_TARGETS := unit lint sanity install-check worker-test
-TEST_HARNESS_TARGETS := molecule molecule-e2e
+TEST_HOST_TARGETS := unit lint sanity install-check worker-test molecule
+TEST_HARNESS_TARGETS := molecule-e2e
 .PHONY: test-lane-host test-lane-harness
 ifeq ($(TEST_LANES),serial)
 test: deps venv $(TEST_HOST_TARGETS) $(TEST_HARNESS_TARGETS) ## everything CI runs (README's test command)

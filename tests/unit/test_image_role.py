@@ -174,14 +174,20 @@ def test_archive_is_verified_before_load_and_the_id_after():
     names = [t['name'] for t in tasks]
     # the old load (docker_image source: load, trusting any name:tag already there) is gone
     assert not [t for t in tasks if t.get('community.docker.docker_image', {}).get('source') == 'load']
-    copy = names.index('Copy the tarball to the server')
+    delta = next(i for i, t in enumerate(tasks) if 'sfops.secretflow.image_archive_delta' in t)
+    copy = next(i for i, n in enumerate(names) if n.startswith('Copy the tarball to the server'))
     stat = names.index('Checksum the tarball on the server')
     verify = names.index('Assert the tarball on the server matches the controller\'s checksum')
     load = next(i for i, t in enumerate(tasks) if 'community.docker.docker_image_load' in t)
     after = names.index('Assert the loaded image has the expected ID')
-    assert copy < stat < verify < load < after
+    assert delta < copy < stat < verify < load < after
+    # what travels: the whole tarball or the one without the server's layers, checked against its own sha256 (the
+    # whole one's is the controller's .sha256 file)
+    assert tasks[delta]['sfops.secretflow.image_archive_delta']['src_sha256'] == '{{ _image_archive_sha256 }}'
+    assert tasks[delta]['delegate_to'] == 'localhost'
+    assert tasks[copy]['ansible.builtin.copy']['src'] == '{{ _image_delta.path }}'
     assert tasks[stat]['ansible.builtin.stat']['checksum_algorithm'] == 'sha256'
-    assert '_image_server_archive.stat.checksum == _image_archive_sha256' in tasks[verify]['ansible.builtin.assert']['that']
+    assert '_image_server_archive.stat.checksum == _image_delta.sha256' in tasks[verify]['ansible.builtin.assert']['that']
     assert "host '{{ inventory_hostname }}'" in tasks[verify]['ansible.builtin.assert']['fail_msg']
     assert '_image_server_loaded.images[0].Id == _image_expected_id' in ' '.join(tasks[after]['ansible.builtin.assert']['that'])
     # a server whose name:tag has another ID gets the verified tarball too (replaced, not trusted)

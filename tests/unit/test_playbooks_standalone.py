@@ -171,9 +171,11 @@ def test_restart_order(env, args, first):
     assert [h for h in HOSTS if rows.get(h, {}).get('unreachable')] == [first], out
 
 
-def test_restart_refuses_an_unknown_party(env):
-    rc, out = env.run(os.path.join('playbooks', 'restart.yml'), '-e', 'restart_parties=alice,carol')
-    assert rc == 2 and 'restart_parties names carol: not a managed party of this inventory' in out, out
+@pytest.mark.parametrize('operation', ['restart', 'upgrade'])
+def test_rolling_operations_refuse_an_unknown_party(env, operation):
+    """restart.yml and upgrade.yml share the rolling order (roles/_common/tasks/rolling_order.yml)."""
+    rc, out = env.run(os.path.join('playbooks', operation + '.yml'), '-e', '%s_parties=alice,carol' % operation)
+    assert rc == 2 and '%s_parties names carol: not a managed party of this inventory' % operation in out, out
     assert all(row['unreachable'] == 0 for row in recap(out).values()), out
 
 

@@ -1,0 +1,173 @@
+"""Day-2 on the e2e deployment (#15): a rolling upgrade A -> B with a job running during it, the upgrade with nothing
+new, and an upgrade to a broken image that is rolled back - one deployment for the whole sequence.
+
+The images B and "broken" are one small layer on top of the deployed image A (scripts/image-variant.sh), shipped as
+prebuilt archives (image_archive_src): the servers receive only that layer. Runs after the other test modules
+(alphabetical order): it leaves the deployment on B, healthy."""
+
+import json
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+from conftest import NODE, REDIS, heads, node_answers, parties, run_playbook, sudo, wait_until  # pylint: disable=import-error
+
+PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
+REPO = "sfops/secretflow-worker"
+
+
+@pytest.fixture(scope="module", name="variants")
+def variants_fixture(servers, tmp_path_factory):
+    """{'a': the deployed image reference, 'b' / 'broken': (tag, tarball)} - B and broken built on the controller."""
+    first = sorted(servers)[0]
+    image_a = sudo(servers[first], f"docker inspect -f '{{{{.Config.Image}}}}' {NODE}").stdout.strip()
+    assert image_a.startswith(REPO + ":"), image_a
+    out = str(tmp_path_factory.mktemp("variants"))
+    built = {"a": image_a}
+    stamp = time.strftime("%H%M%S")          # new tags on every run (a server may keep older test images)
+    for kind, tag in (("next", "e2e-b-" + stamp), ("broken", "e2e-broken-" + stamp)):
+        proc = subprocess.run([os.path.join(PROJECT, "scripts", "image-variant.sh"), image_a, tag, kind, out],
+                              capture_output=True, text=True, timeout=900, check=False)
+        assert proc.returncode == 0, proc.stderr
+        built["b" if kind == "next" else "broken"] = (tag, proc.stdout.strip())
+    return built
+
+
+def upgrade_args(variant, *extra):
+    tag, tarball = variant
+    return ("-e", f"image_archive_src={tarball}", "-e", f"image_tag={tag}", *extra)
+
+
+def containers(servers):
+    """{server: {container name: ID}} of every container (running or not) on the servers."""
+    out = {}
+    for name, server in servers.items():
+        lines = sudo(server, "docker ps -a --format '{{.Names}} {{.ID}}'").stdout.split()
+        out[name] = dict(zip(lines[0::2], lines[1::2]))
+    return out
+
+
+def image_of(server, container):
+    return sudo(server, f"docker inspect -f '{{{{.Config.Image}}}}' {container}").stdout.strip()
+
+
+def alive_node_ids(server):
+    """The node IDs alive in this server's party's Ray cluster (the party's GCS, asked from this node)."""
+    ray_address = json.loads(sudo(server, "cat /etc/sfops/party.json").stdout)["self"]["ray_address"]
+    out = sudo(server, f"docker exec {NODE} python -m sfworker.raycheck {ray_address} 5")
+    assert out.rc == 0, out.stdout + out.stderr
+    return sorted(n["node_id"] for n in json.loads(out.stdout)["nodes"] if n["alive"])
+
+
+def recap(output):
+    rows = {}
+    for line in output.split("PLAY RECAP")[-1].splitlines()[1:]:
+        parts = line.split()
+        if len(parts) > 2 and parts[1] == ":":
+            rows[parts[0]] = {k: int(v) for k, v in (p.split("=") for p in parts[2:])}
+    return rows
+
+
+def submit(server_name, image, job_id, params, result):
+    """One organisation's orchestrator: a client container of its own (not a node container - an upgrade recreates
+    those; it mounts what the head's node container mounts, read-only) on its party's head sends the job to its
+    own party's queue with Celery send_task and waits for it."""
+    proc = subprocess.run(
+        ["docker", "exec", server_name, "docker", "run", "--rm", "--network", "host", "--user", "10001:10001",
+         "--volumes-from", f"{NODE}:ro", image, "sfworker", "--config", "/etc/sfops/worker.yml", "submit",
+         "--task-request-id", job_id, "--timeout", "900", "--params-json", json.dumps(params)],
+        capture_output=True, text=True, timeout=1200, check=False)
+    result[server_name] = proc
+
+
+def test_upgrade_a_to_b_with_a_job_running(servers, server_vars, variants):
+    """Every party ends on B with the same node IDs alive; the job sent while alice's worker node was being
+    upgraded completes (correct sum) - it is not lost. The previous containers are kept for a rollback."""
+    members = parties(server_vars)
+    head_names = sorted(heads(server_vars))
+    before_ids = {name: alive_node_ids(servers[name]) for name in head_names}
+    worker_node = sorted(set(servers) - set(head_names))[0]
+
+    upgrade = {}
+    thread = threading.Thread(target=lambda: upgrade.update(
+        proc=run_playbook("upgrade.yml", *upgrade_args(variants["b"]), timeout=2400)))
+    thread.start()
+    # the worker node is being upgraded: its previous container was stopped and kept
+    took = wait_until(lambda: sudo(servers[worker_node], f"docker inspect {NODE}-previous").rc == 0, 900, step=2)
+    assert took is not None, f"{worker_node}: upgrade.yml never got to it"
+
+    party_names = sorted(members)
+    inputs = {p: f"smoke/{p}.csv" for p in party_names}
+    params = {"task_config": {"task_type": "secure_sum", "column": "value", "input_paths": inputs}}
+    job_id = "upgrade-job-" + time.strftime("%H%M%S")
+    jobs = {}
+    clients = [threading.Thread(target=submit, args=(name, variants["a"], job_id, params, jobs)) for name in head_names]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join()
+    thread.join()
+
+    proc = upgrade["proc"]
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    # smoke.yml's data (party k holds values 40k+1 .. 40k+120): the sum over the parties
+    expected = sum(sum(range(40 * k + 1, 40 * k + 121)) for k in range(len(party_names)))
+    for name, job in jobs.items():
+        assert job.returncode == 0, f"{name}: the job sent during the upgrade failed:\n{job.stdout}\n{job.stderr}"
+        answer = json.loads(job.stdout)
+        assert [int(r["result"]["result"]["sum"]) for r in answer["results"].values()] == [expected], answer
+
+    tag_b = variants["b"][0]
+    for name, server in servers.items():
+        assert image_of(server, NODE) == f"{REPO}:{tag_b}", name
+        assert image_of(server, f"{NODE}-previous") == variants["a"], f"{name}: previous container not kept"
+        if name in head_names:
+            assert image_of(server, REDIS) == f"{REPO}:{tag_b}", name
+        assert node_answers(server), name
+    after_ids = {name: alive_node_ids(servers[name]) for name in head_names}
+    assert after_ids == before_ids == {h: sorted(members[p].values()) for p in members for h in head_names
+                                       if h in members[p]}
+
+
+def test_upgrade_with_nothing_new_changes_nothing(servers, variants):
+    before = containers(servers)
+    proc = run_playbook("upgrade.yml", *upgrade_args(variants["b"]), timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    rows = recap(proc.stdout)
+    assert set(rows) == set(servers) and all(r["changed"] == 0 and r["failed"] == 0 for r in rows.values()), rows
+    assert proc.stdout.count("): no container changes") == len(servers), proc.stdout[-4000:]
+    assert containers(servers) == before
+
+
+def test_broken_image_rolls_the_first_party_back(servers, server_vars, variants):
+    """The first server in the rolling order (the first party's worker node) fails its gate: that party is rolled
+    back to B (the same containers as before), the report names the node and the gate, the other party's
+    containers are not recreated, and every node answers again."""
+    members = parties(server_vars)
+    first_party = sorted(members)[0]
+    failing = sorted(set(members[first_party]) - set(heads(server_vars)))[0]
+    before = containers(servers)
+    proc = run_playbook("upgrade.yml", *upgrade_args(variants["broken"], "-e", "node_healthy_timeout_s=90"),
+                        timeout=1800)
+    out = proc.stdout
+    assert proc.returncode != 0, out[-4000:]
+    assert f"upgrade.yml stopped at {failing} (party {first_party}, node ID {members[first_party][failing]})" in out, \
+        out[-6000:]
+    assert 'gate "Run the SecretFlow node container' in out, out[-6000:]
+    assert f"Party {first_party} rolled back to its previous image and configuration on {failing}" in out, out[-6000:]
+    others = sorted(set(members) - {first_party})
+    assert f"parties after it are untouched: {', '.join(others)}" in out, out[-6000:]
+    # the failing container's last health check, in its own words
+    assert f"broken test image {variants['broken'][0]}" in out, out[-6000:]
+    after = containers(servers)
+    for party in others:
+        for name in members[party]:
+            assert after[name] == before[name], f"{name} ({party}): containers recreated"
+    # the failing server runs its previous container again (same ID), on B
+    assert after[failing][NODE] == before[failing][NODE], (before[failing], after[failing])
+    assert image_of(servers[failing], NODE) == f"{REPO}:{variants['b'][0]}"
+    for name, server in servers.items():
+        took = wait_until(lambda s=server: node_answers(s), 300, step=5)
+        assert took is not None, f"{name}: not healthy after the rollback"
