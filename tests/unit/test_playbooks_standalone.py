@@ -128,7 +128,13 @@ def standalone_args(env, name):
         'logs.yml': ['-e', 'logs_dest=%s' % os.path.join(env.path, 'logs')],
         # every server in one batch (one at a time, the play stops at the first unreachable one: test_restart_order)
         'restart.yml': ['-e', 'restart_serial=100%'],
+        # one worker node (it touches nothing else: test_playbook_runs_alone), confirmed on the command line
+        'remove-server.yml': ['-e', 'remove_servers=alice-2', '-e', 'remove_confirm=yes'],
     }.get(name, [])
+
+
+# The servers a playbook run alone touches when it is not every server of the inventory.
+TOUCHES = {'remove-server.yml': ('alice-2',)}
 
 
 @pytest.fixture(scope='module', name='env')
@@ -171,6 +177,19 @@ def test_restart_order(env, args, first):
     assert [h for h in HOSTS if rows.get(h, {}).get('unreachable')] == [first], out
 
 
+@pytest.mark.parametrize('servers, message', [
+    ('alice-1', 'remove_servers names the head alice-1 of its party'),
+    ('alice-2,carol-1', 'remove_servers names carol-1: not a server of a managed party'),
+    ('', 'remove_servers is empty'),
+])
+def test_remove_server_refuses_heads_and_unknown_servers(env, servers, message):
+    """Checked on the controller before anything is asked or touched."""
+    rc, out = env.run(os.path.join('playbooks', 'remove-server.yml'), '-e', 'remove_servers=' + servers,
+                      '-e', 'remove_confirm=yes')
+    assert rc == 2 and message in out, out
+    assert all(row['unreachable'] == 0 and row['changed'] == 0 for row in recap(out).values()), out
+
+
 @pytest.mark.parametrize('operation', ['restart', 'upgrade'])
 def test_rolling_operations_refuse_an_unknown_party(env, operation):
     """restart.yml and upgrade.yml share the rolling order (roles/_common/tasks/rolling_order.yml)."""
@@ -190,9 +209,11 @@ def test_playbook_runs_alone(standalone, name):
         assert rc == 0, out
         assert all(r['unreachable'] == 0 for r in rows.values()), out
     else:
-        # it got as far as the first task that needs the servers - on every server
+        # it got as far as the first task that needs the servers - on every server it is for
         assert rc == 4, out
-        assert all(rows[host]['unreachable'] == 1 for host in HOSTS), out
+        touched = TOUCHES.get(name, HOSTS)
+        assert all(rows[host]['unreachable'] == 1 for host in touched), out
+        assert all(rows.get(host, {}).get('changed', 0) == 0 for host in set(HOSTS) - set(touched)), out
 
 
 @pytest.mark.parametrize('name', ['tls.yml', 'node.yml', 'preflight.yml', 'rotate-certs.yml', 'tls-export.yml'])
