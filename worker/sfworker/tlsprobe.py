@@ -31,7 +31,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 KINDS = ("ok", "unreachable", "preflight_listener", "unknown_ca", "name_mismatch", "expired", "not_yet_valid",
          "bad_purpose", "name_constraint", "peer_rejected_us", "tls_error")
@@ -88,10 +88,12 @@ def _no_password() -> bytes:
 
 def probe(host: str, port: int, ca_file: str, cert_file: Optional[str] = None, key_file: Optional[str] = None,
           check_hostname: bool = True, alpn: Optional[Sequence[str]] = ("h2",),
-          timeout: float = 5.0) -> Tuple[str, str]:
+          timeout: float = 5.0, _second_look: bool = True) -> Tuple[str, str]:
     """One mutual-TLS handshake with host:port; see the module docstring. Never raises for network or TLS
     problems; a bad local file (our own cert/key/CA) raises ssl.SSLError/OSError from building the context."""
     ctx = client_context(ca_file, cert_file, key_file, check_hostname, alpn)
+    again = (lambda: probe(host, port, ca_file, cert_file, key_file, check_hostname, alpn, timeout, False)) \
+        if _second_look else None
     try:
         raw = socket.create_connection((host, port), timeout=timeout)
     except OSError as e:
@@ -120,39 +122,67 @@ def probe(host: str, port: int, ca_file: str, cert_file: Optional[str] = None, k
     except ssl.SSLError as e:
         if e.reason in _REJECT_ALERTS:
             return "peer_rejected_us", _REJECT_ALERTS[e.reason]
-        return _plaintext_verdict(host, port, timeout, f"{e.reason or type(e).__name__}: {e}")
+        return _plaintext_verdict(host, port, timeout, f"{e.reason or type(e).__name__}: {e}", again)
     except (ConnectionResetError, BrokenPipeError, socket.timeout, OSError) as e:
         return _plaintext_verdict(host, port, timeout,
-                                  f"{type(e).__name__} during the handshake (a plaintext server? a middlebox?)")
+                                  f"{type(e).__name__} during the handshake (a plaintext server? a middlebox?)", again)
+
+
+def _unasked_line(host: str, port: int, timeout: float) -> Optional[bytes]:
+    """What host:port sends before we say anything (up to a line; b"" for nothing), or None when nothing accepts
+    the connection."""
+    try:
+        raw = socket.create_connection((host, port), timeout=timeout)
+    except OSError:
+        return None
+    data = b""
+    with raw:
+        raw.settimeout(timeout)
+        try:
+            while b"\n" not in data and len(data) < 512:
+                chunk = raw.recv(512)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
+    return data
+
+
+def _banner_of(data: Optional[bytes], port: int) -> Optional[str]:
+    words = (data or b"").decode("utf-8", "replace").strip().split()
+    if len(words) == 3 and words[0] == LISTENER_BANNER and words[2] == str(port):
+        return " ".join(words)
+    return None
 
 
 def listener_banner(host: str, port: int, timeout: float = 2.0) -> Optional[str]:
     """The banner line a reachability listener (``LISTENER_BANNER <hostname> <port>``) writes on host:port, or None
     when whatever answers there is not one. A TLS server never speaks first, so a line that arrives unasked, names
     this port and starts with our banner word is one of ours."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as raw:
-            raw.settimeout(timeout)
-            data = b""
-            while b"\n" not in data and len(data) < 512:
-                chunk = raw.recv(512)
-                if not chunk:
-                    break
-                data += chunk
-    except OSError:
-        return None
-    words = data.decode("utf-8", "replace").strip().split()
-    if len(words) == 3 and words[0] == LISTENER_BANNER and words[2] == str(port):
-        return " ".join(words)
-    return None
+    return _banner_of(_unasked_line(host, port, timeout), port)
 
 
-def _plaintext_verdict(host: str, port: int, timeout: float, detail: str) -> Tuple[str, str]:
-    """A handshake that failed without a TLS alert: one of our reachability listeners (retry later), else tls_error."""
-    banner = listener_banner(host, port, timeout=max(0.5, min(1.0, timeout)))
+def _plaintext_verdict(host: str, port: int, timeout: float, detail: str,
+                       again: Optional[Callable[[], Tuple[str, str]]] = None) -> Tuple[str, str]:
+    """A handshake that failed without a TLS alert: one of our reachability listeners (retry later), else tls_error.
+
+    What answered can change between the handshake and the look at its banner - a listener's lifetime ends and the
+    real TLS server starts on the port (another organisation's site.yml finishing): nothing accepting the second
+    connection any more is "unreachable" (retried), and a second connection that gets no banner is given one more
+    handshake (``again``): its verdict unless that is a plaintext answer again (then tls_error, the first detail)."""
+    data = _unasked_line(host, port, max(0.5, min(1.0, timeout)))
+    banner = _banner_of(data, port)
     if banner:
         return "preflight_listener", (f"a reachability listener answers ({banner!r}): that party's site.yml or "
                                       f"verify.yml is probing its ports; they close when its probes end")
+    if data is None:
+        return "unreachable", f"{detail}; then nothing accepted a connection there any more (the server went away)"
+    if again is not None:
+        # the server now there: a handshake (ok), its TLS verdict, or nothing any more (unreachable, retried)
+        second = again()
+        if second[0] != "tls_error":
+            return second
     return "tls_error", detail
 
 

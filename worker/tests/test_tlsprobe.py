@@ -132,11 +132,19 @@ def test_plaintext_server_is_a_tls_error(pki):
     srv.listen(1)
     port = srv.getsockname()[1]
 
-    def answer():
-        c, _ = srv.accept()
-        c.recv(1024)
-        c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-        c.close()
+    def answer():   # every connection, as a real server does (the probe takes a second look)
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            c.settimeout(2)
+            try:
+                c.recv(1024)
+                c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            except OSError:
+                pass
+            c.close()
 
     threading.Thread(target=answer, daemon=True).start()
     kind, detail = alice_probe(pki, port)
