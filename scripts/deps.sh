@@ -19,6 +19,8 @@ venv       pymod  venv                 python3-venv   controller virtualenvs (.v
 venv       pymod  ensurepip            python3-venv   pip inside those virtualenvs
 unit       cmd    nft                  nftables       the firewall role's rules file checked with `nft -c`
 unit       cmd    redis-server         redis-server   the node role's redis.conf (ACL user, hashed password) run by a real Redis
+unit       cmd    zstd                 zstd           image_archive_delta's zstd copies (the image role's default archive compression)
+harness    cmd    zstd                 zstd           the controller compresses the worker image tarball for the servers
 worker     cmd    redis-server         redis-server   the worker's two-party integration test starts real Redis servers
 worker     lib    libgomp.so.1         libgomp1       spu (SecretFlow's MPC runtime) links OpenMP
 worker     cmd    tcpdump              tcpdump        the worker's integration test captures the parties' traffic (TLS: no key or job name in clear)

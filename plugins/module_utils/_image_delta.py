@@ -12,6 +12,12 @@ against the diff ID of the image's config, and the image ID is the config's dige
 
 Reads the classic layout (`<id>/layer.tar`, `<id>/json`, `<id>/VERSION`) and the OCI one (`blobs/sha256/<hex>`)
 through manifest.json, the index every engine's `docker load` reads.
+
+With compress=zstd what travels is `<tarball>.zst` (zstd -T0, all cores; the frame carries its own checksum, which
+`zstd -d` on the server verifies): a worker image's Python layers shrink ~2.4x, and the copy over SSH - CPU-bound
+on the servers' and the controller's side - shrinks with them. Docker 20.10's `docker load` reads gzip, bzip2 and xz
+but not zstd (measured), so the server decompresses before loading; gzip would need no tool there but compresses
+~8x and decompresses ~5x slower than zstd on the same machine (measured on this project's 2-core runner).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -21,6 +27,8 @@ import hashlib
 import json
 import os
 import posixpath
+import shutil
+import subprocess
 import tarfile
 import tempfile
 
@@ -159,8 +167,96 @@ def delta_name(src, diff_ids_kept_from, dest_dir=None):
     return os.path.join(dest_dir or os.path.dirname(src), '%s.delta-%s.tar' % (base, tag))
 
 
+COMPRESSIONS = ('none', 'zstd')
+
+
+def _sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_sha_file(sha_file, sha, name):
+    with open(sha_file + '.tmp', 'w') as handle:
+        handle.write('%s  %s\n' % (sha, name))
+    os.rename(sha_file + '.tmp', sha_file)
+
+
+def _read_sha_file(sha_file):
+    with open(sha_file) as handle:
+        return (handle.read().split() or [''])[0]
+
+
+def compressed_name(path, dest_dir=None):
+    """Where the zstd copy of `path` goes (dest_dir, default path's directory)."""
+    return os.path.join(dest_dir or os.path.dirname(path), os.path.basename(path) + '.zst')
+
+
+def compress(path, dest, level=1, zstd=None):
+    """Write dest = zstd of path (through a temporary file: never a partial dest), and dest.sha256.
+
+    Returns (bytes, sha256). `zstd` is the binary (default: the one on PATH)."""
+    binary = zstd or shutil.which('zstd')
+    if not binary:
+        raise DeltaError('compression zstd needs the zstd program on the controller (apt-get install zstd), or '
+                         'image_archive_compression: none')
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(dest) + '.', dir=os.path.dirname(os.path.abspath(dest)))
+    os.close(fd)
+    try:
+        proc = subprocess.run([binary, '-q', '-f', '-T0', '-%d' % level, path, '-o', tmp],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+        if proc.returncode != 0:
+            raise DeltaError('zstd %s failed (exit %d): %s'
+                             % (path, proc.returncode, proc.stderr.decode('utf-8', 'replace').strip()))
+        os.chmod(tmp, 0o644)
+        sha = _sha256_of(tmp)
+        os.rename(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _write_sha_file(dest + '.sha256', sha, os.path.basename(dest))
+    return os.path.getsize(dest), sha
+
+
+def _compressed(result, params, check_mode):
+    """result (an uncompressed answer of run) for its zstd copy: made once, reused while it and its .sha256 exist."""
+    tar = result['path']
+    dest = compressed_name(tar, params.get('dest_dir') if result['full'] else None)
+    result.update(tar_path=tar, tar_sha256=result['sha256'], tar_bytes=result['bytes'], path=dest)
+    if os.path.isfile(dest) and os.path.isfile(dest + '.sha256'):
+        result.update(sha256=_read_sha_file(dest + '.sha256'), bytes=os.path.getsize(dest))
+        return result
+    if check_mode:
+        result.update(changed=True, sha256='', bytes=0)
+        return result
+    size, sha = compress(tar, dest, level=params.get('compress_level') or 1, zstd=params.get('zstd_path'))
+    result.update(changed=True, sha256=sha, bytes=size)
+    return result
+
+
 def run(params, check_mode):
-    """The module: {changed, full, path, sha256, layers, skipped, bytes, src_bytes}."""
+    """The module: {changed, full, path, sha256, layers, skipped, bytes, src_bytes, compressed, tar_*}."""
+    compression = params.get('compress') or 'none'
+    if compression not in COMPRESSIONS:
+        raise DeltaError('compress=%s: one of %s' % (compression, ', '.join(COMPRESSIONS)))
+    result = _run_tar(params, check_mode)
+    result['compressed'] = compression != 'none'
+    if compression == 'none':
+        result.update(tar_path=result['path'], tar_sha256=result['sha256'], tar_bytes=result['bytes'])
+        return result
+    if check_mode and not os.path.isfile(result['path']):
+        # the delta it would compress is not written in check mode
+        result.update(tar_path=result['path'], tar_sha256=result['sha256'], tar_bytes=result['bytes'],
+                      path=compressed_name(result['path']), sha256='', bytes=0, changed=True)
+        return result
+    return _compressed(result, params, check_mode)
+
+
+def _run_tar(params, check_mode):
+    """The uncompressed tarball to send: {changed, full, path, sha256, layers, skipped, bytes, src_bytes}."""
     src = params['src']
     if not os.path.isfile(src):
         raise DeltaError('%s: no such archive on the controller' % src)
@@ -173,16 +269,13 @@ def run(params, check_mode):
     dest = delta_name(src, diff_ids[:skip], params.get('dest_dir'))
     sha_file = dest + '.sha256'
     if os.path.isfile(dest) and os.path.isfile(sha_file):
-        with open(sha_file) as handle:
-            sha = handle.read().split()[0]
+        sha = _read_sha_file(sha_file)
         return dict(changed=False, full=False, path=dest, sha256=sha, layers=len(diff_ids), skipped=skip,
                     bytes=os.path.getsize(dest), src_bytes=os.path.getsize(src))
     if check_mode:
         return dict(changed=True, full=False, path=dest, sha256='', layers=len(diff_ids), skipped=skip,
                     bytes=0, src_bytes=os.path.getsize(src))
     out = write_delta(src, dest, params['have'])
-    with open(sha_file + '.tmp', 'w') as handle:
-        handle.write('%s  %s\n' % (out['sha256'], os.path.basename(dest)))
-    os.rename(sha_file + '.tmp', sha_file)
+    _write_sha_file(sha_file, out['sha256'], os.path.basename(dest))
     return dict(changed=True, full=False, path=dest, sha256=out['sha256'], layers=out['layers'],
                 skipped=out['skipped'], bytes=out['bytes'], src_bytes=out['src_bytes'])

@@ -10,6 +10,8 @@ import hashlib
 import io
 import json
 import os
+import shutil
+import subprocess
 import tarfile
 
 import pytest
@@ -125,3 +127,77 @@ def test_bad_archives_are_named(tmp_path):
         _add(tar, 'manifest.json', b'[{}, {}]')
     with pytest.raises(delta.DeltaError, match='holds 2 images'):
         delta.run({'src': path, 'have': []}, False)
+
+
+def _unzstd(path):
+    return subprocess.run(['zstd', '-d', '-q', '-c', path], stdout=subprocess.PIPE, check=True).stdout
+
+
+needs_zstd = pytest.mark.skipif(not shutil.which('zstd'), reason='zstd not installed (scripts/deps.sh installs it)')
+
+
+@needs_zstd
+@pytest.mark.parametrize('shared', [False, True])
+def test_zstd_copy_decompresses_to_the_tarball_it_reports(tmp_path, shared):
+    """The whole tarball (nothing shared) or the delta: the .zst decompresses byte for byte to tar_path, whose
+    sha256 is tar_sha256; the .zst's own sha256 (what the server checks after the copy) is in its .sha256 file."""
+    src = str(tmp_path / 'img.tar')
+    ids, _files = make_archive(src, [b'base' * 1000, b'venv' * 1000, b'worker'])
+    cache = tmp_path / 'cache'
+    cache.mkdir()
+    src_sha = hashlib.sha256(open(src, 'rb').read()).hexdigest()
+    out = delta.run({'src': src, 'src_sha256': src_sha, 'dest_dir': str(cache), 'compress': 'zstd',
+                     'have': [ids[:2]] if shared else []}, False)
+    assert out['compressed'] and out['changed'] and out['full'] is (not shared)
+    assert os.path.basename(out['path']) == os.path.basename(out['tar_path']) + '.zst'
+    # a whole tarball's copy goes to dest_dir (the source may be a read-only prebuilt archive), a delta's beside it
+    assert os.path.dirname(out['path']) == str(cache)
+    raw = _unzstd(out['path'])
+    assert hashlib.sha256(raw).hexdigest() == out['tar_sha256'] and len(raw) == out['tar_bytes']
+    if not shared:
+        assert out['tar_path'] == src and out['tar_sha256'] == src_sha
+    data = open(out['path'], 'rb').read()
+    assert hashlib.sha256(data).hexdigest() == out['sha256'] and len(data) == out['bytes'] < out['tar_bytes']
+    with open(out['path'] + '.sha256') as handle:
+        assert handle.read().split() == [out['sha256'], os.path.basename(out['path'])]
+    # the next server (or run) reuses it
+    again = delta.run({'src': src, 'src_sha256': src_sha, 'dest_dir': str(cache), 'compress': 'zstd',
+                       'have': [ids[:2]] if shared else []}, False)
+    assert (again['changed'], again['path'], again['sha256']) == (False, out['path'], out['sha256'])
+
+
+@needs_zstd
+def test_zstd_in_check_mode_writes_nothing(tmp_path):
+    src = str(tmp_path / 'img.tar')
+    ids, _files = make_archive(src, [b'base', b'worker'])
+    for have in ([], [ids[:1]]):
+        out = delta.run({'src': src, 'dest_dir': str(tmp_path), 'compress': 'zstd', 'have': have}, True)
+        assert out['changed'] and out['sha256'] == '' and out['path'].endswith('.tar.zst'), out
+        assert os.listdir(str(tmp_path)) == ['img.tar']
+
+
+def test_zstd_missing_on_the_controller_is_named(tmp_path, monkeypatch):
+    src = str(tmp_path / 'img.tar')
+    make_archive(src, [b'base', b'worker'])
+    monkeypatch.setenv('PATH', str(tmp_path / 'empty'))
+    with pytest.raises(delta.DeltaError, match='needs the zstd program on the controller'):
+        delta.run({'src': src, 'dest_dir': str(tmp_path), 'compress': 'zstd', 'have': []}, False)
+    assert os.listdir(str(tmp_path)) == ['img.tar']
+
+
+def test_a_failing_zstd_leaves_no_partial_copy(tmp_path):
+    src = str(tmp_path / 'img.tar')
+    make_archive(src, [b'base', b'worker'])
+    fake = tmp_path / 'zstd'
+    fake.write_text('#!/bin/sh\necho "disk full" >&2\nexit 1\n')
+    fake.chmod(0o755)
+    with pytest.raises(delta.DeltaError, match='disk full'):
+        delta.compress(src, str(tmp_path / 'img.tar.zst'), zstd=str(fake))
+    assert sorted(os.listdir(str(tmp_path))) == ['img.tar', 'zstd']
+
+
+def test_unknown_compression_is_refused(tmp_path):
+    src = str(tmp_path / 'img.tar')
+    make_archive(src, [b'base'])
+    with pytest.raises(delta.DeltaError, match='compress=lz4'):
+        delta.run({'src': src, 'compress': 'lz4', 'have': []}, False)
