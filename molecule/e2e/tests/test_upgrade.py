@@ -2,8 +2,8 @@
 new, and an upgrade to a broken image that is rolled back - one deployment for the whole sequence.
 
 The images B and "broken" are one small layer on top of the deployed image A (scripts/image-variant.sh), shipped as
-prebuilt archives (image_archive_src): the servers receive only that layer. Runs after the other test modules
-(alphabetical order): it leaves the deployment on B, healthy."""
+prebuilt archives (image_archive_src): the servers receive only that layer. Runs after the deployment's own checks
+(conftest.MODULE_ORDER): it leaves the deployment on B, healthy."""
 
 import json
 import os
