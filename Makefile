@@ -48,13 +48,17 @@ venv: $(VENV)/.installed ## the pinned controller tooling in .venv
 TEST_LANES ?= parallel
 TEST_HOST_TARGETS := unit lint sanity install-check worker-test molecule
 TEST_HARNESS_TARGETS := molecule-e2e
+# e2e test modules `make test` (CI) leaves out to stay within its time limit (`make molecule-e2e` runs them all;
+# README "Tests"); TEST_E2E_SKIP= runs everything.
+TEST_E2E_SKIP ?= test_scale,test_teardown
+test: E2E_SKIP = $(TEST_E2E_SKIP)
 .PHONY: test-lane-host test-lane-harness
 ifeq ($(TEST_LANES),serial)
 test: deps venv $(TEST_HOST_TARGETS) $(TEST_HARNESS_TARGETS) ## everything CI runs (README's test command)
 else
 test: deps venv harness-engine ## everything CI runs (README's test command)
 	@echo ">>> test: two lanes at once - [host] $(TEST_HOST_TARGETS) | [harness] $(TEST_HARNESS_TARGETS)"
-	$(MAKE) --no-print-directory -j2 test-lane-host test-lane-harness
+	$(MAKE) --no-print-directory -j2 test-lane-host test-lane-harness E2E_SKIP='$(E2E_SKIP)'
 endif
 
 test-lane-host test-lane-harness: test-lane-%:
