@@ -223,9 +223,9 @@ def compress(path, dest, level=1, zstd=None):
 
 def _compressed(result, params, check_mode):
     """result (an uncompressed answer of run) for its zstd copy: made once, reused while it and its .sha256 exist."""
-    tar = result['path']
+    tar = result['tar_path']
     dest = compressed_name(tar, params.get('dest_dir') if result['full'] else None)
-    result.update(tar_path=tar, tar_sha256=result['sha256'], tar_bytes=result['bytes'], path=dest)
+    result.update(path=dest)
     if os.path.isfile(dest) and os.path.isfile(dest + '.sha256'):
         result.update(sha256=_read_sha_file(dest + '.sha256'), bytes=os.path.getsize(dest))
         return result
@@ -243,14 +243,13 @@ def run(params, check_mode):
     if compression not in COMPRESSIONS:
         raise DeltaError('compress=%s: one of %s' % (compression, ', '.join(COMPRESSIONS)))
     result = _run_tar(params, check_mode)
-    result['compressed'] = compression != 'none'
+    result.update(compressed=compression != 'none', tar_path=result['path'], tar_sha256=result['sha256'],
+                  tar_bytes=result['bytes'])
     if compression == 'none':
-        result.update(tar_path=result['path'], tar_sha256=result['sha256'], tar_bytes=result['bytes'])
         return result
     if check_mode and not os.path.isfile(result['path']):
         # the delta it would compress is not written in check mode
-        result.update(tar_path=result['path'], tar_sha256=result['sha256'], tar_bytes=result['bytes'],
-                      path=compressed_name(result['path']), sha256='', bytes=0, changed=True)
+        result.update(path=compressed_name(result['path']), sha256='', bytes=0, changed=True)
         return result
     return _compressed(result, params, check_mode)
 
