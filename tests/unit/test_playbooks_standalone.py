@@ -65,6 +65,7 @@ PRIME = """
           distribution_release: bookworm
           architecture: x86_64
           kernel: 6.1.0-18-amd64
+          gather_subset: [all]     # what a full gathering records (roles/_common/tasks/facts.yml then skips it)
 """
 
 PLAN_TASK = re.compile(r'^TASK \[sfops\.secretflow\.plan : Validate the inventory and compute the deployment plan\]',
