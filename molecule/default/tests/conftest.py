@@ -11,10 +11,12 @@ import testinfra
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 
-#: The e2e sequence on the one deployment (this file is shared by both scenarios): its own checks first, then the
-#: day-2 operations in this order - each leaves the deployment working for the next (test_upgrade ends on image B,
-#: test_teardown brings a head back). Modules not listed keep their alphabetical place before these.
-MODULE_ORDER = ["test_node", "test_secrets", "test_tls", "test_upgrade", "test_scale", "test_teardown"]
+#: The e2e sequence on the one deployment (this file is shared by both scenarios): test_secrets first - its site.yml
+#: re-run is the scenario's idempotence check (molecule/e2e/molecule.yml has no idempotence step) - then the
+#: deployment's own checks, then the day-2 operations in this order; each leaves the deployment working for the next
+#: (test_upgrade ends on image B, test_teardown brings a head back). Modules not listed keep their alphabetical place
+#: before these.
+MODULE_ORDER = ["test_secrets", "test_node", "test_tls", "test_upgrade", "test_restart", "test_scale", "test_teardown"]
 
 
 #: Test modules left out of this run (comma-separated names), e.g. by `make test` to keep CI within its time budget
@@ -92,6 +94,22 @@ def run_playbook(playbook, *extra, timeout=900, inventory=None):
     with open(os.path.join(RUN_LOG_DIR, name), "w") as f:
         f.write(" ".join(proc.args) + f"\nexit {proc.returncode}\n" + proc.stdout + "\n--- stderr ---\n" + proc.stderr)
     return proc
+
+
+def recap(output):
+    """{host: {ok: n, changed: n, ...}} from the PLAY RECAP of a playbook's output."""
+    rows = {}
+    for line in output.split("PLAY RECAP")[-1].splitlines()[1:]:
+        parts = line.split()
+        if len(parts) > 2 and parts[1] == ":":
+            rows[parts[0]] = {k: int(v) for k, v in (p.split("=") for p in parts[2:])}
+    return rows
+
+
+def changed_tasks(output):
+    """The names of the tasks that reported `changed` for some host (a line `changed: [host]...` under them)."""
+    return sorted({block.split("]", 1)[0] for block in output.split("\nTASK [")[1:]
+                   if re.search(r"^changed: ", block, re.M)})
 
 
 def matrix_rows(output):

@@ -1,4 +1,5 @@
-"""Secrets and unprivileged containers on the deployed scenario (issue #12, items 3, 4 and 6), after test_node.py:
+"""Secrets and unprivileged containers on the deployed scenario (issue #12, items 3, 4 and 6) - and the scenario's
+idempotence: the first module after converge (conftest.MODULE_ORDER), its site.yml re-run must change nothing:
 
 - the Redis password of every party appears nowhere it should not: not in the output of a whole `site.yml -vvv
   --diff` run, not in `docker inspect` of any container, not in any process's argument list (sampled across several
@@ -12,7 +13,7 @@ import json
 import shlex
 
 import pytest
-from conftest import NODE, REDIS, heads, manifest, run_playbook, sudo  # pylint: disable=import-error
+from conftest import NODE, REDIS, changed_tasks, heads, manifest, recap, run_playbook, sudo  # pylint: disable=import-error
 
 UID = 10001
 CONTAINER_USER = f"{UID}:{UID}"
@@ -34,9 +35,16 @@ def containers(name, server_vars):
     return [NODE, REDIS] if name in heads(server_vars) else [NODE]
 
 
-def test_site_vvv_never_prints_a_redis_password(passwords):
+def test_site_rerun_changes_nothing_and_never_prints_a_redis_password(servers, passwords):
+    """The scenario's idempotence check and the secrets check in one re-run of site.yml (molecule's own idempotence
+    step would be a second whole no-op run, minutes of the CI budget): right after converge (this module runs first,
+    conftest.MODULE_ORDER), `site.yml -vvv --diff` must change nothing on any server, and print no password."""
     proc = run_playbook("site.yml", "-vvv", "--diff", timeout=1800)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    rows = recap(proc.stdout)
+    assert set(rows) >= set(servers), rows
+    changed = {host: row["changed"] for host, row in rows.items() if row["changed"] or row["failed"]}
+    assert not changed, f"site.yml is not idempotent: {changed}, changed tasks: {changed_tasks(proc.stdout)}"
     output = proc.stdout + proc.stderr
     for head, password in passwords.items():
         assert password not in output, f"{head}: the Redis password is in the output of site.yml -vvv --diff"

@@ -7,13 +7,12 @@ prebuilt archives (image_archive_src): the servers receive only that layer. Runs
 
 import json
 import os
-import re
 import subprocess
 import threading
 import time
 
 import pytest
-from conftest import NODE, REDIS, heads, node_answers, parties, run_playbook, sudo, wait_until  # pylint: disable=import-error
+from conftest import NODE, REDIS, changed_tasks, heads, node_answers, parties, recap, run_playbook, sudo, wait_until  # pylint: disable=import-error
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
 REPO = "sfops/secretflow-worker"
@@ -60,15 +59,6 @@ def alive_node_ids(server):
     out = sudo(server, f"docker exec {NODE} python -m sfworker.raycheck {ray_address} 5")
     assert out.rc == 0, out.stdout + out.stderr
     return sorted(n["node_id"] for n in json.loads(out.stdout)["nodes"] if n["alive"])
-
-
-def recap(output):
-    rows = {}
-    for line in output.split("PLAY RECAP")[-1].splitlines()[1:]:
-        parts = line.split()
-        if len(parts) > 2 and parts[1] == ":":
-            rows[parts[0]] = {k: int(v) for k, v in (p.split("=") for p in parts[2:])}
-    return rows
 
 
 def submit(server_name, image, job_id, params, result):
@@ -142,10 +132,9 @@ def test_upgrade_with_nothing_new_changes_nothing(servers, variants):
     # the A -> B run installed the scenario's certificates while the old containers still used the old version,
     # which the TLS cleanup removes only on the next run (measured in the local CI run of 2026-11-30; the sandbox,
     # without that PKI swap, gave changed=0). Any other change fails the test.
-    changed_tasks = {block.split("]", 1)[0] for block in proc.stdout.split("\nTASK [")[1:]
-                     if re.search(r"^changed: ", block, re.M)}
+    changed = set(changed_tasks(proc.stdout))
     allowed = {"sfops.secretflow.node : Remove older certificate versions and CA files of parties that left"}
-    assert changed_tasks <= allowed, (changed_tasks, rows)
+    assert changed <= allowed, (changed, rows)
     assert proc.stdout.count("): no container changes") == len(servers), proc.stdout[-4000:]
     assert containers(servers) == before
 
