@@ -263,3 +263,16 @@ def test_argument_specs_hide_secrets(role, entry):
         if name in options:
             assert options[name].get('no_log') is True, (role, entry, name)
     assert 'node_redis_url' in options
+
+
+def test_an_upgrade_keeps_each_configuration_files_owner_and_a_rollback_gives_it_back():
+    # A remote_src copy makes its copy root's: redis.pw (0600, the container user's) would be unreadable by the
+    # worker after a rollback - measured on the sandbox: the rolled-back worker exited "cannot read /etc/sfops/redis.pw".
+    block = [t for t in tasks('upgrade.yml') if t.get('name') == 'Upgrade this server'][0]['block']
+    keep = [t for t in block if t.get('name') == 'Keep the previous configuration files'][0]['ansible.builtin.copy']
+    assert (keep['owner'], keep['group'], keep['mode']) == ('{{ item.uid }}', '{{ item.gid }}', 'preserve')
+    snapshot = [t for t in block if t.get('name') == 'Mark this server as changed by this run'][0]
+    assert "map(attribute='uid')" in snapshot['ansible.builtin.set_fact']['_node_upgrade_snapshot']['owners']
+    back = task('upgrade-rollback.yml', 'Put the previous configuration files back')['ansible.builtin.copy']
+    assert back['owner'].startswith('{{ _node_rb.owners[item][0]') and back['group'].startswith('{{ _node_rb.owners[item][1]')
+    assert back['mode'] == 'preserve'
