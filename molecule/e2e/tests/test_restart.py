@@ -5,13 +5,12 @@ restart.yml restarts every node container in rolling order (a party's worker nod
 gate). What must hold afterwards: the same containers (restarted, not recreated), every Ray node ID of every party alive
 again, the party's Redis untouched, the job sent meanwhile completed with the right result - and a smoke job passes."""
 
-import json
 import threading
-import time
 
-from conftest import NODE, REDIS, heads, node_answers, parties, recap, run_playbook, sudo, wait_until  # pylint: disable=import-error
+from conftest import NODE, REDIS, heads, node_answers, parties, recap, run_playbook, wait_until  # pylint: disable=import-error
 from test_tls import started_at  # pylint: disable=import-error
-from test_upgrade import alive_node_ids, containers, image_of, submit  # pylint: disable=import-error
+from test_upgrade import (alive_node_ids, assert_sum_jobs_completed, containers, image_of,  # pylint: disable=import-error
+                          sum_job_from_every_head)
 
 
 def test_rolling_restart_keeps_node_ids_and_the_job_sent_during_it(servers, server_vars):
@@ -33,28 +32,14 @@ def test_rolling_restart_keeps_node_ids_and_the_job_sent_during_it(servers, serv
 
     # Now the job: the play goes on to the first party's head, whose drain has to wait for it (or it waits in the
     # queue), then to the other party. Each party's orchestrator sends it to its own party's queue.
-    inputs = {p: f"smoke/{p}.csv" for p in party_names}
-    params = {"task_config": {"task_type": "secure_sum", "column": "value", "input_paths": inputs}}
-    job_id = "restart-job-" + time.strftime("%H%M%S")
-    image = image_of(servers[head_names[0]], NODE)
-    jobs = {}
-    clients = [threading.Thread(target=submit, args=(name, image, job_id, params, jobs)) for name in head_names]
-    for client in clients:
-        client.start()
-    for client in clients:
-        client.join()
+    jobs = sum_job_from_every_head(head_names, party_names, image_of(servers[head_names[0]], NODE), "restart-job-")
     thread.join()
 
     proc = restart["proc"]
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     rows = recap(proc.stdout)
     assert set(rows) >= set(servers) and all(r["failed"] == 0 for r in rows.values()), rows
-    # smoke.yml's data (party k holds values 40k+1 .. 40k+120): the sum over the parties
-    expected = sum(sum(range(40 * k + 1, 40 * k + 121)) for k in range(len(party_names)))
-    for name, job in jobs.items():
-        assert job.returncode == 0, f"{name}: the job sent during the restart failed:\n{job.stdout}\n{job.stderr}"
-        answer = json.loads(job.stdout)
-        assert [int(r["result"]["result"]["sum"]) for r in answer["results"].values()] == [expected], answer
+    assert_sum_jobs_completed(jobs, party_names, "restart")
 
     assert containers(servers) == before, "restart.yml recreated or removed a container"
     for name, server in servers.items():

@@ -73,13 +73,46 @@ def submit(server_name, image, job_id, params, result):
     result[server_name] = proc
 
 
+def sum_job_from_every_head(head_names, party_names, image, prefix):
+    """Each party's orchestrator sends the same secure_sum job over smoke.yml's data to its own party's queue, all at
+    about the same time (submit); {head: its CompletedProcess} once every one has its answer."""
+    inputs = {p: f"smoke/{p}.csv" for p in party_names}
+    params = {"task_config": {"task_type": "secure_sum", "column": "value", "input_paths": inputs}}
+    job_id = prefix + time.strftime("%H%M%S")
+    jobs = {}
+    clients = [threading.Thread(target=submit, args=(name, image, job_id, params, jobs)) for name in head_names]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join()
+    return jobs
+
+
+def assert_sum_jobs_completed(jobs, party_names, during):
+    """Every party's answer is the right sum (smoke.yml's data: party k holds values 40k+1 .. 40k+120)."""
+    expected = sum(sum(range(40 * k + 1, 40 * k + 121)) for k in range(len(party_names)))
+    for name, job in jobs.items():
+        assert job.returncode == 0, f"{name}: the job sent during the {during} failed:\n{job.stdout}\n{job.stderr}"
+        answer = json.loads(job.stdout)
+        assert [int(r["result"]["result"]["sum"]) for r in answer["results"].values()] == [expected], answer
+
+
 def test_upgrade_a_to_b_with_a_job_running(servers, server_vars, variants):
     """Every party ends on B with the same node IDs alive; the job sent while alice's worker node was being
-    upgraded completes (correct sum) - it is not lost. The previous containers are kept for a rollback."""
+    upgraded completes (correct sum) - it is not lost. The previous containers are kept for a rollback, and with them
+    image A; a worker image tag nothing uses is pruned with its archive."""
     members = parties(server_vars)
     head_names = sorted(heads(server_vars))
     before_ids = {name: alive_node_ids(servers[name]) for name in head_names}
     worker_node = sorted(set(servers) - set(head_names))[0]
+    # image_prune: a tag nothing uses and its archive on every server must be gone after the upgrade (A stays: the
+    # -previous container holds it); a file that is no archive of the image stays
+    stale = "stale-" + time.strftime("%H%M%S")
+    archives = "/var/cache/sfops/images"
+    for server in servers.values():
+        out = sudo(server, f"docker tag {variants['a']} {REPO}:{stale} && mkdir -p {archives} && "
+                           f"echo x > {archives}/sfops_secretflow-worker-{stale}.tar.zst && echo x > {archives}/notes.txt")
+        assert out.rc == 0, out.stderr
 
     upgrade = {}
     thread = threading.Thread(target=lambda: upgrade.update(
@@ -89,30 +122,20 @@ def test_upgrade_a_to_b_with_a_job_running(servers, server_vars, variants):
     took = wait_until(lambda: sudo(servers[worker_node], f"docker inspect {NODE}-previous").rc == 0, 900, step=2)
     assert took is not None, f"{worker_node}: upgrade.yml never got to it"
 
-    party_names = sorted(members)
-    inputs = {p: f"smoke/{p}.csv" for p in party_names}
-    params = {"task_config": {"task_type": "secure_sum", "column": "value", "input_paths": inputs}}
-    job_id = "upgrade-job-" + time.strftime("%H%M%S")
-    jobs = {}
-    clients = [threading.Thread(target=submit, args=(name, variants["a"], job_id, params, jobs)) for name in head_names]
-    for client in clients:
-        client.start()
-    for client in clients:
-        client.join()
+    jobs = sum_job_from_every_head(head_names, sorted(members), variants["a"], "upgrade-job-")
     thread.join()
 
     proc = upgrade["proc"]
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
-    # smoke.yml's data (party k holds values 40k+1 .. 40k+120): the sum over the parties
-    expected = sum(sum(range(40 * k + 1, 40 * k + 121)) for k in range(len(party_names)))
-    for name, job in jobs.items():
-        assert job.returncode == 0, f"{name}: the job sent during the upgrade failed:\n{job.stdout}\n{job.stderr}"
-        answer = json.loads(job.stdout)
-        assert [int(r["result"]["result"]["sum"]) for r in answer["results"].values()] == [expected], answer
+    assert_sum_jobs_completed(jobs, sorted(members), "upgrade")
 
     tag_b = variants["b"][0]
     for name, server in servers.items():
         assert image_of(server, NODE) == f"{REPO}:{tag_b}", name
+        tags = set(sudo(server, f"docker images --format '{{{{.Tag}}}}' {REPO}").stdout.split())
+        assert stale not in tags and {tag_b, variants["a"].split(":")[-1]} <= tags, f"{name}: image_prune left {tags}"
+        files = set(sudo(server, f"ls {archives}").stdout.split())
+        assert f"sfops_secretflow-worker-{stale}.tar.zst" not in files and "notes.txt" in files, f"{name}: {files}"
         assert image_of(server, f"{NODE}-previous") == variants["a"], f"{name}: previous container not kept"
         if name in head_names:
             assert image_of(server, REDIS) == f"{REPO}:{tag_b}", name
@@ -163,6 +186,9 @@ def test_broken_image_rolls_the_first_party_back(servers, server_vars, variants)
     for party in others:
         for name in members[party]:
             assert after[name] == before[name], f"{name} ({party}): containers recreated"
+    # what the rollback put back keeps its owner: the worker's password file is the container user's, as the kept copy
+    owners = sudo(servers[failing], "stat -c '%n %u:%g %a' /etc/sfops/redis.pw /etc/sfops/previous/redis.pw").stdout.split()
+    assert owners[1] == owners[4] == "10001:10001" and owners[2] == owners[5] == "600", owners
     # the failing server runs its previous container again (same ID), on B
     assert after[failing][NODE] == before[failing][NODE], (before[failing], after[failing])
     assert image_of(servers[failing], NODE) == f"{REPO}:{variants['b'][0]}"
