@@ -7,15 +7,16 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 DOCUMENTATION = r'''
-name: image_prune_references
-short_description: The worker image tags a server no longer needs
+name: image_prune_plan
+short_description: The worker image tags a server no longer needs, and the ones it keeps
 version_added: 0.1.0
 author: sfops.secretflow contributors (@sfops)
 description:
   - Of the server's images of O(image_name), every C(name:tag) reference whose tag is neither in O(keep_tags) nor the
-    one a container of the server (running or not) was created from; an image a container names by ID is kept whole.
-  - The same plugin file provides C(image_prune_kept_tags) (same arguments), the tags of O(image_name) the server keeps,
-    and C(image_prune_archives) (input the file names; then O(image_name), O(keep_tags) and optionally C(only_tags)),
+    one a container of the server (running or not) was created from (C(references)); an image a container names by
+    ID is kept whole. And the tags of O(image_name) that remain, O(keep_tags) included (C(kept_tags)).
+  - The same plugin file provides C(image_prune_archives) (input the file names; then O(image_name), O(keep_tags) and
+    optionally C(only_tags)),
     the archive files (C(docker save) tarballs, their zstd copies, deltas and checksums, as the image role names them)
     of O(image_name) whose tag is not in O(keep_tags) - and, with C(only_tags), is one of those; files that are not
     archives of O(image_name) are never returned.
@@ -49,7 +50,7 @@ EXAMPLES = r'''
   community.docker.docker_image:
     name: "{{ item }}"
     state: absent
-  loop: "{{ _info.images | sfops.secretflow.image_prune_references(_info.containers, image_name, [image_tag]) }}"
+  loop: "{{ (_info.images | sfops.secretflow.image_prune_plan(_info.containers, image_name, [image_tag])).references }}"
 
 - name: Archives of other tags
   ansible.builtin.debug:
@@ -58,30 +59,24 @@ EXAMPLES = r'''
 
 RETURN = r'''
 _value:
-  description: The references (C(name:tag)) to remove, sorted; for C(image_prune_archives), the file names.
-  type: list
-  elements: str
+  description:
+    - C(references), the references (C(name:tag)) to remove, and C(kept_tags), the tags that remain, both sorted.
+    - For C(image_prune_archives), a list of file names.
+  type: dict
 '''
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.sfops.secretflow.plugins.module_utils._image_prune import (
-    kept_tags, prunable_archives, prunable_references)
+    prunable_archives, prune_plan)
 
 
-def _image_prune_references(images, containers, image_name, keep_tags=None):
+def _image_prune_plan(images, containers, image_name, keep_tags=None):
     try:
-        return prunable_references(list(images or []), list(containers or []), image_name, list(keep_tags or []))
+        return prune_plan(list(images or []), list(containers or []), image_name, list(keep_tags or []))
     except (TypeError, ValueError, AttributeError) as exc:
-        raise AnsibleFilterError('image_prune_references: %s' % to_native(exc))
-
-
-def _image_prune_kept_tags(images, containers, image_name, keep_tags=None):
-    try:
-        return kept_tags(list(images or []), list(containers or []), image_name, list(keep_tags or []))
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise AnsibleFilterError('image_prune_kept_tags: %s' % to_native(exc))
+        raise AnsibleFilterError('image_prune_plan: %s' % to_native(exc))
 
 
 def _image_prune_archives(filenames, image_name, keep_tags=None, only_tags=None):
@@ -94,5 +89,4 @@ def _image_prune_archives(filenames, image_name, keep_tags=None, only_tags=None)
 
 class FilterModule(object):
     def filters(self):
-        return {'image_prune_references': _image_prune_references, 'image_prune_kept_tags': _image_prune_kept_tags,
-                'image_prune_archives': _image_prune_archives}
+        return {'image_prune_plan': _image_prune_plan, 'image_prune_archives': _image_prune_archives}

@@ -55,8 +55,9 @@ def used_tags(containers, image_name):
     return tags, ids
 
 
-def prunable_references(images, containers, image_name, keep_tags):
-    """The `name:tag` references of image_name to remove from a server, sorted.
+def prune_plan(images, containers, image_name, keep_tags):
+    """What a server removes and keeps of image_name, in one pass over its images:
+    {'references': the `name:tag` references to remove, 'kept_tags': the tags that remain (keep_tags included)}, sorted.
 
     images: the server's images (docker_host_info, each with Id and RepoTags); containers: its containers, running or
     not (each with Image); keep_tags: tags kept whatever happens (the one this run deploys)."""
@@ -64,27 +65,17 @@ def prunable_references(images, containers, image_name, keep_tags):
         raise ValueError('image_name is empty')
     tags, ids = used_tags(containers, image_name)
     keep = set(keep_tags or []) | tags
-    out = set()
-    for image in images or []:
-        if image.get('Id') in ids:
-            continue
-        for reference in image.get('RepoTags') or []:
-            tag = _repo_tag(reference, image_name)
-            if tag is not None and tag not in keep:
-                out.add(reference)
-    return sorted(out)
-
-
-def kept_tags(images, containers, image_name, keep_tags):
-    """The tags of image_name a server keeps after prunable_references (keep_tags included), sorted."""
-    gone = set(prunable_references(images, containers, image_name, keep_tags))
-    out = set(keep_tags or [])
+    remove, kept = set(), set(keep_tags or [])
     for image in images or []:
         for reference in image.get('RepoTags') or []:
             tag = _repo_tag(reference, image_name)
-            if tag is not None and reference not in gone:
-                out.add(tag)
-    return sorted(out)
+            if tag is None:
+                continue
+            if image.get('Id') not in ids and tag not in keep:
+                remove.add(reference)
+            else:
+                kept.add(tag)
+    return {'references': sorted(remove), 'kept_tags': sorted(kept)}
 
 
 def prunable_archives(filenames, image_name, keep_tags, only_tags=None):

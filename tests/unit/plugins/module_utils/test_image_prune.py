@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 """Which worker images and archives the image role prunes (plugins/module_utils/_image_prune.py, filters
-image_prune_references / image_prune_archives)."""
+image_prune_plan / image_prune_archives)."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -10,9 +10,17 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sfops.secretflow.plugins.filter.image_prune import FilterModule
 from ansible_collections.sfops.secretflow.plugins.module_utils._image_prune import (
-    archive_tag, kept_tags, prunable_archives, prunable_references)
+    archive_tag, prunable_archives, prune_plan)
 
 NAME = 'sfops/secretflow-worker'
+
+
+def prunable_references(images, containers, image_name, keep_tags):
+    return prune_plan(images, containers, image_name, keep_tags)['references']
+
+
+def kept_tags(images, containers, image_name, keep_tags):
+    return prune_plan(images, containers, image_name, keep_tags)['kept_tags']
 
 
 def image(image_id, *tags):
@@ -84,10 +92,11 @@ def test_archives_of_other_tags_go_every_other_file_stays():
 
 def test_the_filters_wrap_the_functions_and_name_themselves_in_errors():
     filters = FilterModule().filters()
-    assert filters['image_prune_references']([image('sha256:a', 'old')], [], NAME, ['new']) == [NAME + ':old']
+    assert filters['image_prune_plan']([image('sha256:a', 'old')], [], NAME, ['new']) == {
+        'references': [NAME + ':old'], 'kept_tags': ['new']}
     assert filters['image_prune_archives'](['sfops_secretflow-worker-old.tar'], NAME) == ['sfops_secretflow-worker-old.tar']
-    with pytest.raises(AnsibleFilterError, match='image_prune_references: image_name is empty'):
-        filters['image_prune_references']([], [], '', [])
+    with pytest.raises(AnsibleFilterError, match='image_prune_plan: image_name is empty'):
+        filters['image_prune_plan']([], [], '', [])
 
 
 def test_kept_tags_are_what_remains_plus_the_deployed_one():
@@ -100,4 +109,3 @@ def test_only_tags_limits_the_archives_to_those_tags():
     files = ['sfops_secretflow-worker-a.tar', 'sfops_secretflow-worker-b.tar', 'sfops_secretflow-worker-c.tar']
     assert prunable_archives(files, NAME, ['c'], only_tags=['b', 'c']) == ['sfops_secretflow-worker-b.tar']
     assert prunable_archives(files, NAME, [], only_tags=[]) == []
-    assert FilterModule().filters()['image_prune_kept_tags']([image('sha256:a', 'old')], [], NAME, ['new']) == ['new']
