@@ -101,6 +101,8 @@ def recap(output):
     rows = {}
     for line in output.split("PLAY RECAP")[-1].splitlines()[1:]:
         parts = line.split()
+        if not parts:   # the recap ends at its first blank line (a callback such as profile_tasks may follow)
+            break
         if len(parts) > 2 and parts[1] == ":":
             rows[parts[0]] = {k: int(v) for k, v in (p.split("=") for p in parts[2:])}
     return rows
