@@ -90,6 +90,30 @@ def test_offline_unpinned_only_when_acknowledged(tmp_path, debs):
     assert rc == 0, out
 
 
+# --- docker: a registry's private CA (docker_registry_ca_certs) ---------------------------------------------------
+
+PEM = u'-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'
+
+
+def test_registry_ca_certs_by_host_and_port_pass(tmp_path):
+    rc, out = _play(tmp_path, 'docker', 'preflight.yml',
+                    {'docker_registry_ca_certs': {'registry.bank-a.internal:5000': PEM, '10.0.0.5:443': PEM}},
+                    facts=True)
+    assert rc == 0, out
+
+
+@pytest.mark.parametrize('registry, cert, named', [
+    ('https://registry.example.org:5000', PEM, 'https://registry.example.org:5000'),   # a URL, not host[:port]
+    ('registry.example.org/project', PEM, 'registry.example.org/project'),              # a path
+    ('registry.example.org:5000', u'not a certificate', 'registry.example.org:5000'),  # no PEM
+])
+def test_registry_ca_certs_wrong_entry_is_named(tmp_path, registry, cert, named):
+    rc, out = _play(tmp_path, 'docker', 'preflight.yml', {'docker_registry_ca_certs': {registry: cert}}, facts=True)
+    assert rc != 0, out
+    assert "docker role, host 'ctl-1': docker_registry_ca_certs must map" in out, out
+    assert 'wrong: %s' % named in out, out
+
+
 # --- docker: the repository key is trusted only with the pinned fingerprint --------------------------------------
 
 def _key(tmp_path, url, **extra):
