@@ -45,6 +45,9 @@ def test_site_rerun_changes_nothing_and_never_prints_a_redis_password(servers, p
     assert set(rows) >= set(servers), rows
     changed = {host: row["changed"] for host, row in rows.items() if row["changed"] or row["failed"]}
     assert not changed, f"site.yml is not idempotent: {changed}, changed tasks: {changed_tasks(proc.stdout)}"
+    # the re-run leaves preflight's matrix to verify (the deployment runs everywhere), which still probes both halves
+    assert "Reachability matrix (preflight)" not in proc.stdout, "preflight probed a deployment that runs everywhere"
+    assert "Reachability matrix (verify)" in proc.stdout
     output = proc.stdout + proc.stderr
     for head, password in passwords.items():
         assert password not in output, f"{head}: the Redis password is in the output of site.yml -vvv --diff"
