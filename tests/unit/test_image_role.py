@@ -179,8 +179,12 @@ def test_archive_is_verified_before_load_and_the_id_after():
     stat = names.index('Checksum the tarball on the server')
     verify = names.index('Assert the tarball on the server matches the controller\'s checksum')
     load = next(i for i, t in enumerate(tasks) if 'community.docker.docker_image_load' in t)
+    # the zstd copy streams into docker load (no tarball written on the server), after the same checks
+    stream = next(i for i, t in enumerate(tasks) if '| docker load' in t.get('ansible.builtin.shell', {}).get('cmd', ''))
+    assert 'set -o pipefail' in tasks[stream]['ansible.builtin.shell']['cmd']
+    assert tasks[stream]['when'] == '_image_delta.compressed' and tasks[load]['when'] == 'not _image_delta.compressed'
     after = names.index('Assert the loaded image has the expected ID')
-    assert delta < copy < stat < verify < load < after
+    assert delta < copy < stat < verify < stream < load < after
     # what travels: the whole tarball or the one without the server's layers, checked against its own sha256 (the
     # whole one's is the controller's .sha256 file)
     assert tasks[delta]['sfops.secretflow.image_archive_delta']['src_sha256'] == '{{ _image_archive_sha256 }}'
