@@ -15,7 +15,7 @@ SANITY_DIR ?= /tmp/sfops-sanity
 SANITY_EXCLUDE := worker molecule
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help deps deps-venv deps-unit deps-worker deps-harness venv test unit lint sanity build install-check plan bench clean
+.PHONY: bench-rollout help deps deps-venv deps-unit deps-worker deps-harness venv test unit lint sanity build install-check plan bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -112,6 +112,10 @@ plan: venv ## validate INVENTORY and write its plan (sf-plan.json); touches no h
 bench: venv ## benchmarks (print figures): validation + plan at 100 parties x 10 nodes; the reachability matrix
 	$(VENV)/bin/python benchmarks/bench_plan.py
 	$(VENV)/bin/python benchmarks/bench_reachability.py
+
+# Not in `bench`: it needs the harness (Docker, the servers) and takes ~1 h. Destroys a running sandbox.
+bench-rollout: venv harness-images ## rollout speed (#16): shell baseline vs site.yml cold (archive, registry), no-op on 3 and 6 servers - one table
+	$(VENV)/bin/python benchmarks/bench_rollout.py
 
 clean: ## remove build outputs (not the venvs)
 	rm -rf $(BUILD_DIR) sf-plan.json tests/output
