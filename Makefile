@@ -114,7 +114,7 @@ bench: venv ## benchmarks (print figures): validation + plan at 100 parties x 10
 	$(VENV)/bin/python benchmarks/bench_reachability.py
 
 # Not in `bench`: it needs the harness (Docker, the servers) and takes ~30 min. Destroys a running sandbox.
-bench-rollout: venv harness-images ## rollout speed (#16): shell baseline vs site.yml cold (archive, registry), no-op on 3 and 6 servers - one table
+bench-rollout: venv deps-bench harness-images ## rollout speed (#16): shell baseline vs site.yml cold (archive, registry), no-op on 3 and 6 servers - one table
 	$(VENV)/bin/python benchmarks/bench_rollout.py
 
 clean: ## remove build outputs (not the venvs)

@@ -28,6 +28,8 @@ harness    cmd    dockerd              docker.io      the engine the harness ser
 harness    cmd    iptables             iptables       dockerd's networking
 harness    cmd    debootstrap          debootstrap    base images built without a registry
 harness    file   /etc/ssl/certs/ca-certificates.crt ca-certificates  pip inside images reaches PyPI
+bench      cmd    openssl              openssl        scripts/registry.sh makes the harness registry's CA and certificate
+bench      cmd    curl                 curl           scripts/registry.sh waits until the registry answers
 EOF
 )
 
