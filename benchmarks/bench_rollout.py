@@ -90,14 +90,14 @@ def tasks_run(text):
     return len(re.findall(r'^TASK \[', text, re.M))
 
 
-def fresh(inventory, name):
-    """Destroy the inventory's servers and create them again (untimed)."""
-    run('%s-destroy' % name, [str(VENV / 'ansible-playbook'), '-i', inventory, 'molecule/shared/destroy.yml'])
-    run('%s-create' % name, [str(VENV / 'ansible-playbook'), '-i', inventory, 'molecule/shared/create.yml'])
-
-
 def destroy(inventory, name):
     run('%s-destroy' % name, [str(VENV / 'ansible-playbook'), '-i', inventory, 'molecule/shared/destroy.yml'])
+
+
+def fresh(inventory, name):
+    """Destroy the inventory's servers and create them again (untimed)."""
+    destroy(inventory, name)
+    run('%s-create' % name, [str(VENV / 'ansible-playbook'), '-i', inventory, 'molecule/shared/create.yml'])
 
 
 def worker_image():
@@ -165,6 +165,17 @@ def main():
 
     failed = {}
 
+    def site(name, inventory, servers, note, *args, profile=False):
+        """site.yml timed as run `name`; a profiled run also keeps its per-role sums and slowest tasks."""
+        took, text = playbook(name, inventory, 'site.yml', *args, profile=profile)
+        results[name] = (took, servers, note(text) if callable(note) else note)
+        if profile:
+            results[name + '_roles'] = by_role(text)
+            results[name + '_top'] = top_tasks(text)
+
+    def noop_note(text):
+        return 'changed=%d, %d tasks' % (changed(text), tasks_run(text))
+
     def section(name, fn):
         try:
             fn()
@@ -182,15 +193,9 @@ def main():
     def archive():
         fresh(INV3, 'sandbox')
         gone = forget_archives(tag)
-        took, text = playbook('archive', INV3, 'site.yml', profile=True)
-        results['archive_roles'] = by_role(text)
-        results['archive_top'] = top_tasks(text)
-        results['archive'] = (took, 3, 'controller tarballs made in the run (%d removed before)' % gone)
+        site('archive', INV3, 3, 'controller tarballs made in the run (%d removed before)' % gone, profile=True)
         if 'noop3' in RUNS:
-            took, text = playbook('noop3', INV3, 'site.yml', profile=True)
-            results['noop3'] = (took, 3, 'changed=%d, %d tasks' % (changed(text), tasks_run(text)))
-            results['noop3_top'] = top_tasks(text)
-            results['noop3_roles'] = by_role(text)
+            site('noop3', INV3, 3, noop_note, profile=True)
 
     def registry():
         fresh(INV3, 'sandbox')
@@ -203,8 +208,8 @@ def main():
                 'image_registry_push': True,
                 'docker_registry_ca_certs': {registry_env['SFOPS_REGISTRY']:
                                              Path(registry_env['SFOPS_REGISTRY_CA']).read_text()}}))
-            took, text = playbook('registry', INV3, 'site.yml', '-e', '@%s' % extra)
-            results['registry'] = (took, 3, 'the controller pushes once, every server pulls (TLS, own CA)')
+            site('registry', INV3, 3, 'the controller pushes once, every server pulls (TLS, own CA)',
+                 '-e', '@%s' % extra)
         finally:
             run('registry-down', ['bash', 'scripts/registry.sh', 'down'])
 
@@ -212,12 +217,8 @@ def main():
         destroy(INV3, 'sandbox')
         fresh(INV6, 'sandbox-6')
         kept = any(archive_dir().glob('*%s*.zst' % tag))
-        took, text = playbook('archive6', INV6, 'site.yml')
-        results['archive6'] = (took, 6, 'controller tarball %s' % ('reused' if kept else 'made in the run'))
-        took, text = playbook('noop6', INV6, 'site.yml', profile=True)
-        results['noop6'] = (took, 6, 'changed=%d, %d tasks' % (changed(text), tasks_run(text)))
-        results['noop6_top'] = top_tasks(text)
-        results['noop6_roles'] = by_role(text)
+        site('archive6', INV6, 6, 'controller tarball %s' % ('reused' if kept else 'made in the run'))
+        site('noop6', INV6, 6, noop_note, profile=True)
 
     for name, fn in (('baseline', baseline), ('archive', archive), ('registry', registry), ('six', six)):
         if name in RUNS or (name == 'archive' and 'noop3' in RUNS):

@@ -35,13 +35,19 @@ on() {  # on <line> <command...>: run a command on that server
   local line=$1; shift
   ssh "${SSH_OPTS[@]}" -i "$(field "$line" 4)" "$(field "$line" 3)@$(field "$line" 2)" "$@"
 }
-run_all() {  # run_all <label> <function>: the function once per server, all at once; fails if any failed
-  local label=$1 fn=$2 pids=() line pid rc=0
-  for line in "${LINES[@]}"; do "$fn" "$line" > "$TMP/$(field "$line" 1).$label.log" 2>&1 & pids+=($!); done
-  for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
-  if [ $rc -ne 0 ]; then tail -n 20 "$TMP"/*."$label".log >&2; log "$label failed"; exit 1; fi
+wait_all() {  # wait_all <pid>...: wait for every one; fails if any failed
+  local pid rc=0
+  for pid in "$@"; do wait "$pid" || rc=1; done
+  return $rc
 }
-
+par() {  # par <function> <line>...: the function for each line at once; fails if any failed
+  local fn=$1 pids=() line; shift
+  for line in "$@"; do "$fn" "$line" & pids+=($!); done
+  wait_all "${pids[@]}"
+}
+logged() {  # logged <label> <function> <line>: the function's output into the server's log file for that step
+  "$2" "$3" > "$TMP/$(field "$3" 1).$1.log" 2>&1
+}
 START=$SECONDS
 # 1. Docker and zstd
 T=$SECONDS
@@ -49,7 +55,8 @@ install_packages() {
   on "$1" 'sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq' \
          '--no-install-recommends docker.io zstd >/dev/null && sudo systemctl start docker'
 }
-run_all packages install_packages
+packages() { logged packages install_packages "$1"; }
+par packages "${LINES[@]}" || { tail -n 20 "$TMP"/*.packages.log >&2; log "packages failed"; exit 1; }
 log "docker.io + zstd on ${#LINES[@]} servers: $((SECONDS - T)) s"
 
 # 2. the image, streamed once to every server
@@ -60,8 +67,7 @@ for line in "${LINES[@]}"; do
   on "$line" 'zstd -dc | sudo docker load -q' < "$fifo" > "$TMP/$(field "$line" 1).load.log" 2>&1 & pids+=($!)
 done
 docker save "$IMAGE" | zstd -T0 -3 -q -c | tee "${fifos[@]}" > /dev/null
-rc=0; for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
-[ $rc -eq 0 ] || { tail -n 20 "$TMP"/*.load.log >&2; log "image load failed"; exit 1; }
+wait_all "${pids[@]}" || { tail -n 20 "$TMP"/*.load.log >&2; log "image load failed"; exit 1; }
 log "image to ${#LINES[@]} servers (save | zstd | ssh docker load): $((SECONDS - T)) s"
 
 # 3. the nodes: heads, then the worker nodes once their head answers
@@ -86,12 +92,6 @@ wait_alive() {  # wait_alive <line> <count>
 party_size() { printf '%s\n' "${LINES[@]}" | awk -F'\t' -v p="$(field "$1" 5)" '$5 == p' | wc -l; }
 head_up() { wait_alive "$1" 1; }
 party_up() { wait_alive "$1" "$(party_size "$1")"; }
-par() {  # par <function> <line>...: the function for each line at once; fails if any failed
-  local fn=$1 pids=() pid rc=0; shift
-  for line in "$@"; do "$fn" "$line" & pids+=($!); done
-  for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
-  return $rc
-}
 heads=(); workers=()
 for line in "${LINES[@]}"; do
   if [ "$(field "$line" 6)" = head ]; then heads+=("$line"); else workers+=("$line"); fi
